@@ -1,0 +1,201 @@
+//! Configuration, read once from `FALTLOGG_*` environment variables into a typed value.
+//! The app is built from that value, so tests start it with their own.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use faltlogg_persistence::Backend;
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line, for log collectors.
+    Json,
+    /// Human-readable, for a terminal.
+    Pretty,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database: Backend,
+    pub database_pool_size: u32,
+    pub listen: SocketAddr,
+    pub log_format: LogFormat,
+}
+
+/// A variable that is set but unusable; start-up stops with this message.
+#[derive(Debug, thiserror::Error)]
+#[error("{variable}: {message}")]
+pub struct ConfigError {
+    pub variable: String,
+    pub message: String,
+}
+
+struct Variable {
+    name: &'static str,
+    default: &'static str,
+    meaning: &'static str,
+}
+
+/// Every variable the server reads. A `FALTLOGG_` variable not in this list stops
+/// start-up, because a misspelt setting silently ignored is worse than no start.
+const VARIABLES: &[Variable] = &[
+    Variable {
+        name: "FALTLOGG_DATABASE_URL",
+        default: "data/faltlogg.db",
+        meaning: "sqlite://PATH or a file path (embedded SQLite), or postgres://…",
+    },
+    Variable {
+        name: "FALTLOGG_DATABASE_POOL_SIZE",
+        default: "8",
+        meaning: "connections in the pool, 1 to 256",
+    },
+    Variable {
+        name: "FALTLOGG_LISTEN",
+        default: "127.0.0.1:8080",
+        meaning: "address and port to listen on",
+    },
+    Variable {
+        name: "FALTLOGG_LOG_FORMAT",
+        default: "pretty on a terminal, else json",
+        meaning: "json or pretty",
+    },
+];
+
+/// Variables of the test suite, which share the prefix but are not the server's.
+const NOT_OURS_PREFIX: &str = "FALTLOGG_TEST_";
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(std::env::vars().filter(|(k, _)| k.starts_with("FALTLOGG_")))
+    }
+
+    /// Reads the given variables; anything unset takes its default.
+    pub fn from_vars(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let vars: BTreeMap<String, String> = vars.into_iter().collect();
+        if let Some(unknown) = vars.keys().find(|k| {
+            !k.starts_with(NOT_OURS_PREFIX) && !VARIABLES.iter().any(|v| v.name == k.as_str())
+        }) {
+            return Err(ConfigError {
+                variable: unknown.clone(),
+                message: "unknown setting (see the configuration table in README.md)".into(),
+            });
+        }
+        let get = |name: &str| vars.get(name).map(String::as_str).filter(|v| !v.is_empty());
+
+        let database =
+            Backend::from_url(get("FALTLOGG_DATABASE_URL").unwrap_or("data/faltlogg.db"))
+                .map_err(|e| invalid("FALTLOGG_DATABASE_URL", e))?;
+        let database_pool_size = parse_or("FALTLOGG_DATABASE_POOL_SIZE", get, 8u32)?;
+        if !(1..=256).contains(&database_pool_size) {
+            return Err(invalid(
+                "FALTLOGG_DATABASE_POOL_SIZE",
+                "must be between 1 and 256",
+            ));
+        }
+        let listen = parse_or(
+            "FALTLOGG_LISTEN",
+            get,
+            SocketAddr::from(([127, 0, 0, 1], 8080)),
+        )?;
+        let log_format = match get("FALTLOGG_LOG_FORMAT") {
+            None if std::io::IsTerminal::is_terminal(&std::io::stdout()) => LogFormat::Pretty,
+            None | Some("json") => LogFormat::Json,
+            Some("pretty") => LogFormat::Pretty,
+            Some(_) => return Err(invalid("FALTLOGG_LOG_FORMAT", "must be json or pretty")),
+        };
+        Ok(Self {
+            database,
+            database_pool_size,
+            listen,
+            log_format,
+        })
+    }
+
+    /// The configuration table, for `--help`.
+    pub fn describe() -> String {
+        VARIABLES
+            .iter()
+            .map(|v| format!("  {:<30} {} (default: {})", v.name, v.meaning, v.default))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+fn invalid(variable: &str, message: impl ToString) -> ConfigError {
+    ConfigError {
+        variable: variable.to_owned(),
+        message: message.to_string(),
+    }
+}
+
+fn parse_or<'a, T>(
+    name: &str,
+    get: impl Fn(&str) -> Option<&'a str>,
+    default: T,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    get(name).map_or(Ok(default), |value| {
+        value
+            .parse()
+            .map_err(|e: T::Err| invalid(name, format!("`{value}` is not valid: {e}")))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_serve_a_local_trial() {
+        let config = Config::from_vars(vars(&[])).unwrap();
+        assert_eq!(config.database, Backend::Sqlite("data/faltlogg.db".into()));
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.database_pool_size, 8);
+    }
+
+    #[test]
+    fn a_malformed_value_names_its_variable() {
+        for (name, value) in [
+            ("FALTLOGG_LISTEN", "localhost"),
+            ("FALTLOGG_DATABASE_URL", "mysql://h/db"),
+            ("FALTLOGG_LOG_FORMAT", "xml"),
+            ("FALTLOGG_DATABASE_POOL_SIZE", "0"),
+            ("FALTLOGG_DATABASE_POOL_SIZE", "many"),
+        ] {
+            let error = Config::from_vars(vars(&[(name, value)])).unwrap_err();
+            assert_eq!(error.variable, name);
+            assert!(error.to_string().starts_with(name), "{error}");
+        }
+    }
+
+    #[test]
+    fn unknown_settings_are_refused_but_test_settings_are_not_ours() {
+        let error = Config::from_vars(vars(&[("FALTLOGG_LISTN", "x")])).unwrap_err();
+        assert_eq!(error.variable, "FALTLOGG_LISTN");
+        assert!(Config::from_vars(vars(&[("FALTLOGG_TEST_POSTGRES_URL", "x")])).is_ok());
+    }
+
+    #[test]
+    fn a_database_password_is_not_printed() {
+        let config = Config::from_vars(vars(&[(
+            "FALTLOGG_DATABASE_URL",
+            "postgres://u:hunter2@h/d",
+        )]))
+        .unwrap();
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+}

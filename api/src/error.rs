@@ -1,0 +1,185 @@
+//! The one place where failures become HTTP answers: RFC 9457 `application/problem+json`.
+//! Internal causes go to the log with the request id; the client gets an opaque 500.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use faltlogg_domain::ValidationErrors;
+use faltlogg_persistence::StoreError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An RFC 9457 problem detail.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI reference naming the kind of problem; `about:blank` when the status says it all.
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// For validation problems: every field that broke a rule.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<ProblemField>,
+}
+
+/// One field that broke a rule.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProblemField {
+    /// Where in the body (`referrals[1].target`), or the parameter's name.
+    pub field: String,
+    /// A stable machine-readable code.
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("not found")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed { allow: String },
+    #[error("body too large")]
+    PayloadTooLarge { limit: usize },
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("malformed JSON")]
+    MalformedJson { field: String, message: String },
+    #[error("validation failed")]
+    Validation(#[from] ValidationErrors),
+    #[error("database unavailable")]
+    Unavailable(#[source] StoreError),
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl ApiError {
+    pub fn internal(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        ApiError::Internal(Box::new(error))
+    }
+
+    fn problem(&self) -> Problem {
+        let status = self.status_code();
+        let plain = |detail: &str| Problem {
+            problem_type: "about:blank".into(),
+            title: status.canonical_reason().unwrap_or("Error").into(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            errors: Vec::new(),
+        };
+        match self {
+            ApiError::NotFound => plain("No such resource, or it is not yours to see."),
+            ApiError::MethodNotAllowed { allow } => {
+                plain(&format!("This resource answers only {allow}."))
+            }
+            ApiError::PayloadTooLarge { limit } => plain(&format!(
+                "The body is larger than the limit of {limit} bytes."
+            )),
+            ApiError::UnsupportedMediaType => plain("Send the body as application/json."),
+            ApiError::MalformedJson { field, message } => Problem {
+                problem_type: "/problems/malformed-json".into(),
+                title: "Malformed JSON".into(),
+                status: status.as_u16(),
+                detail: "The body is not JSON of the expected shape.".into(),
+                errors: vec![ProblemField {
+                    field: field.clone(),
+                    code: "malformed".into(),
+                    message: message.clone(),
+                }],
+            },
+            ApiError::Validation(errors) => Problem {
+                problem_type: "/problems/validation".into(),
+                title: "Validation failed".into(),
+                status: status.as_u16(),
+                detail: "Some fields break a rule; each is listed in `errors`.".into(),
+                errors: errors
+                    .0
+                    .iter()
+                    .map(|e| ProblemField {
+                        field: e.field.clone(),
+                        code: e.code.into(),
+                        message: e.message.clone(),
+                    })
+                    .collect(),
+            },
+            ApiError::Unavailable(_) => {
+                plain("The service cannot reach its database; try again shortly.")
+            }
+            ApiError::Internal(_) => plain("Something went wrong on our side; it has been logged."),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound => ApiError::NotFound,
+            StoreError::Pool(_) | StoreError::Connect(_) => ApiError::Unavailable(error),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::MalformedJson { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            ApiError::Internal(cause) => {
+                tracing::error!(error = %error_chain(cause.as_ref()), "request failed");
+            }
+            ApiError::Unavailable(cause) => {
+                tracing::error!(error = %error_chain(cause), "database unavailable");
+            }
+            _ => {}
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        if let ApiError::MethodNotAllowed { allow } = self
+            && let Ok(value) = HeaderValue::from_str(allow)
+        {
+            response.insert_header((header::ALLOW, value));
+        }
+        if let ApiError::Unavailable(_) = self {
+            response.insert_header((header::RETRY_AFTER, "5"));
+        }
+        problem_response(response, &self.problem())
+    }
+}
+
+/// Writes a problem with its own media type (`HttpResponse::json` would say application/json).
+pub fn problem_response(
+    mut builder: actix_web::HttpResponseBuilder,
+    problem: &Problem,
+) -> HttpResponse {
+    match serde_json::to_vec(problem) {
+        Ok(body) => builder
+            .insert_header((header::CONTENT_TYPE, PROBLEM_JSON))
+            .body(body),
+        Err(_) => HttpResponse::InternalServerError().finish(),
+    }
+}
+
+/// The error and each of its causes on one line, for the log.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

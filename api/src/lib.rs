@@ -1,0 +1,10 @@
+//! Fältlogg's HTTP API: routes, DTOs, problem+json errors, and the `faltlogg` binary.
+
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod openapi;
+pub mod routes;
+pub mod startup;
+pub mod telemetry;

@@ -1,0 +1,155 @@
+//! Start-up is a function: a config value in, a running server and its port out.
+
+use std::net::TcpListener;
+
+use actix_web::body::BoxBody;
+use actix_web::dev::{Server, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::{Compress, DefaultHeaders, ErrorHandlerResponse, ErrorHandlers};
+use actix_web::{App, HttpMessage, HttpResponse, HttpServer, web};
+use faltlogg_persistence::{Database, StoreError};
+use tracing_actix_web::{RequestId, TracingLogger};
+
+use crate::config::Config;
+use crate::error::{ApiError, PROBLEM_JSON, Problem, problem_response};
+use crate::extract::MAX_BODY_BYTES;
+use crate::routes;
+use crate::telemetry::spawn_blocking;
+
+/// What every request can reach.
+pub struct AppState {
+    pub db: Database,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("database")]
+    Database(#[from] StoreError),
+    #[error("could not listen on {address}")]
+    Listen {
+        address: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("start-up was interrupted")]
+    Interrupted,
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Connects, migrates and binds. Migrations run before the first request is taken.
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        let db = Database::connect(config.database.clone(), config.database_pool_size)?;
+        let applied = {
+            let db = db.clone();
+            spawn_blocking(move || db.migrate())
+                .await
+                .map_err(|_| StartupError::Interrupted)??
+        };
+        tracing::info!(backend = db.backend().name(), applied, "database ready");
+
+        let listener = TcpListener::bind(config.listen).map_err(|source| StartupError::Listen {
+            address: config.listen,
+            source,
+        })?;
+        let address = listener
+            .local_addr()
+            .map_err(|source| StartupError::Listen {
+                address: config.listen,
+                source,
+            })?;
+        let state = web::Data::new(AppState { db });
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+                .configure(routes::configure)
+                .default_service(web::to(|| async {
+                    Err::<HttpResponse, _>(ApiError::NotFound)
+                }))
+                .wrap(ErrorHandlers::new().default_handler(problem_for_any_error))
+                .wrap(Compress::default())
+                .wrap(
+                    DefaultHeaders::new()
+                        .add((header::CACHE_CONTROL, "no-store"))
+                        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")),
+                )
+                .wrap_fn(|req, srv| {
+                    let request_id = req.extensions().get::<RequestId>().copied();
+                    let response = actix_web::dev::Service::call(srv, req);
+                    async move {
+                        let mut response = response.await?;
+                        if let Some(id) = request_id
+                            && let Ok(value) = header::HeaderValue::from_str(&id.to_string())
+                        {
+                            response
+                                .headers_mut()
+                                .insert(header::HeaderName::from_static("x-request-id"), value);
+                        }
+                        Ok(response)
+                    }
+                })
+                .wrap(TracingLogger::default())
+        })
+        .listen(listener)
+        .map_err(|source| StartupError::Listen {
+            address: config.listen,
+            source,
+        })?
+        .run();
+        tracing::info!(%address, "listening");
+        Ok(Self {
+            port: address.port(),
+            server,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGTERM or SIGINT, then stops taking connections and lets the
+    /// requests in flight finish (up to 30 seconds).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// A safety net: an error answered by actix itself (a bad path or query parameter,
+/// say) becomes a problem too, so every error a client sees has one shape.
+fn problem_for_any_error<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == PROBLEM_JSON.as_bytes());
+    if is_problem {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let problem = Problem {
+        problem_type: "about:blank".into(),
+        title: status.canonical_reason().unwrap_or("Error").into(),
+        status: status.as_u16(),
+        detail: if status.is_server_error() {
+            "Something went wrong on our side; it has been logged.".into()
+        } else {
+            "The request could not be understood.".into()
+        },
+        errors: Vec::new(),
+    };
+    let mut builder = HttpResponse::build(status);
+    for (name, value) in res.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            builder.insert_header((name.clone(), value.clone()));
+        }
+    }
+    let response: HttpResponse<BoxBody> = problem_response(builder, &problem);
+    let (req, _) = res.into_parts();
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, response).map_into_right_body(),
+    ))
+}

@@ -1,0 +1,11 @@
+//! Fältlogg's domain: the types and rules of the field log, free of any I/O.
+//!
+//! Every type here is parsed, not validated: its constructor is the only way in, so a
+//! value that exists is valid and nothing downstream checks it again.
+
+pub mod ids;
+pub mod municipality;
+pub mod unit;
+pub mod validation;
+
+pub use validation::{FieldError, ValidationErrors};

@@ -1,0 +1,10 @@
+//! Fältlogg end to end: the real server on port 0, a fresh database per test, every test
+//! on SQLite and on PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod helpers;
+
+mod cli;
+mod contract;
+mod http;
+mod storage;

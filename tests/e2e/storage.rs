@@ -1,0 +1,191 @@
+//! Storage on both backends: migrations down and up, the seeded reference data, write
+//! transactions, and unique keys as domain outcomes.
+
+use chrono::NaiveDate;
+use faltlogg_domain::municipality::{ConnectionPeriod, Home, MunicipalityCode};
+use faltlogg_domain::unit::{ReferralTarget, Unit};
+use faltlogg_persistence::{StoreError, dialect, reference};
+
+use crate::helpers::{Db, TestDb};
+use crate::on_both_backends;
+
+on_both_backends!(
+    migrations_run_down_and_up_again,
+    concurrent_starts_migrate_once,
+    reference_data_is_seeded_as_the_design_lists_it,
+    a_failed_write_transaction_leaves_nothing,
+    a_duplicate_key_is_a_domain_outcome,
+);
+
+fn day(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+
+async fn migrations_run_down_and_up_again(db: Db) {
+    let test_db = TestDb::create(&db);
+    let database = test_db.connect();
+    let applied = database.migrate().unwrap();
+    assert!(applied >= 1);
+    assert_eq!(
+        database.migrate().unwrap(),
+        0,
+        "a second run finds nothing to do"
+    );
+
+    let mut conn = database.get().unwrap();
+    assert_eq!(dialect::revert_all_migrations(&mut conn).unwrap(), applied);
+    assert!(reference::units(&mut conn).is_err(), "the tables are gone");
+    drop(conn);
+
+    assert_eq!(database.migrate().unwrap(), applied);
+    let mut conn = database.get().unwrap();
+    assert_eq!(reference::units(&mut conn).unwrap().len(), Unit::ALL.len());
+    assert_eq!(reference::municipalities(&mut conn).unwrap().len(), 27);
+}
+
+async fn concurrent_starts_migrate_once(db: Db) {
+    let test_db = TestDb::create(&db);
+    let starts: Vec<_> = (0..3)
+        .map(|_| {
+            let database = test_db.connect();
+            std::thread::spawn(move || database.migrate())
+        })
+        .collect();
+    let applied: Vec<usize> = starts
+        .into_iter()
+        .map(|start| start.join().unwrap().unwrap())
+        .collect();
+    assert_eq!(applied.iter().filter(|&&n| n > 0).count(), 1, "{applied:?}");
+}
+
+async fn reference_data_is_seeded_as_the_design_lists_it(db: Db) {
+    let test_db = TestDb::create(&db);
+    let database = test_db.connect();
+    database.migrate().unwrap();
+    let mut conn = database.get().unwrap();
+
+    let mut units = reference::units(&mut conn).unwrap();
+    units.sort();
+    assert_eq!(units, Unit::ALL.to_vec());
+    let mut targets = reference::referral_targets(&mut conn).unwrap();
+    targets.sort();
+    let mut expected = ReferralTarget::ALL.to_vec();
+    expected.sort();
+    assert_eq!(targets, expected);
+    let homes = reference::special_homes(&mut conn).unwrap();
+    assert_eq!(homes, ["abroad", "outside_county", "unknown"]);
+    assert!(homes.iter().all(|h| Home::parse(h, None).is_ok()));
+
+    let municipalities = reference::municipalities(&mut conn).unwrap();
+    let stored: Vec<_> = municipalities.iter().map(|m| m.code).collect();
+    assert_eq!(stored, MunicipalityCode::all().collect::<Vec<_>>());
+
+    let connected_on = |name: &str, on: &str| {
+        municipalities
+            .iter()
+            .find(|m| m.code.name() == name)
+            .unwrap_or_else(|| panic!("{name} is missing"))
+            .connected_on(day(on))
+    };
+    let connected = [
+        "Ekerö",
+        "Sigtuna",
+        "Täby",
+        "Haninge",
+        "Sollentuna",
+        "Upplands Väsby",
+        "Järfälla",
+        "Solna",
+        "Vaxholm",
+        "Nynäshamn",
+        "Sundbyberg",
+        "Värmdö",
+        "Salem",
+        "Södertälje",
+        "Nacka",
+        // The host of the county offer.
+        "Stockholm",
+    ];
+    let not_connected = [
+        "Botkyrka",
+        "Nykvarn",
+        "Gotland",
+        "Tyresö",
+        "Huddinge",
+        "Upplands-Bro",
+        "Lidingö",
+        "Vallentuna",
+        "Norrtälje",
+        "Österåker",
+        "Danderyd",
+    ];
+    assert_eq!(connected.len() + not_connected.len(), 27);
+    for name in connected {
+        assert!(
+            connected_on(name, "2021-01-01"),
+            "{name} connected from 2021"
+        );
+        assert!(!connected_on(name, "2020-12-31"), "{name} not before 2021");
+        assert!(connected_on(name, "2026-11-29"), "{name} still connected");
+    }
+    for name in not_connected {
+        assert!(!connected_on(name, "2026-11-29"), "{name} is not connected");
+    }
+}
+
+async fn a_failed_write_transaction_leaves_nothing(db: Db) {
+    let test_db = TestDb::create(&db);
+    let database = test_db.connect();
+    database.migrate().unwrap();
+    let mut conn = database.get().unwrap();
+    let botkyrka: MunicipalityCode = "0127".parse().unwrap();
+    let period = ConnectionPeriod::new(day("2025-03-01"), None).unwrap();
+    let now = chrono::Utc::now().naive_utc();
+
+    let failed: Result<(), StoreError> = dialect::write_transaction(&mut conn, |conn| {
+        reference::record_connection(conn, botkyrka, &period, now)?;
+        Err(StoreError::Corrupt("a later step failed".into()))
+    });
+    assert!(failed.is_err());
+    let botkyrka_now = |conn: &mut faltlogg_persistence::DbConnection| {
+        reference::municipalities(conn)
+            .unwrap()
+            .into_iter()
+            .find(|m| m.code == botkyrka)
+            .unwrap()
+    };
+    assert!(
+        botkyrka_now(&mut conn).connections.is_empty(),
+        "rolled back"
+    );
+
+    dialect::write_transaction(&mut conn, |conn| {
+        reference::record_connection(conn, botkyrka, &period, now)
+    })
+    .unwrap();
+    assert!(botkyrka_now(&mut conn).connected_on(day("2025-03-01")));
+
+    // A savepoint inside an open write transaction fails alone.
+    let later = ConnectionPeriod::new(day("2026-01-01"), None).unwrap();
+    dialect::write_transaction(&mut conn, |conn| {
+        let inner: Result<(), StoreError> = dialect::write_transaction(conn, |conn| {
+            reference::record_connection(conn, botkyrka, &period, now)
+        });
+        assert!(matches!(inner, Err(StoreError::Duplicate)));
+        reference::record_connection(conn, botkyrka, &later, now)
+    })
+    .unwrap();
+    assert_eq!(botkyrka_now(&mut conn).connections.len(), 2);
+}
+
+async fn a_duplicate_key_is_a_domain_outcome(db: Db) {
+    let test_db = TestDb::create(&db);
+    let database = test_db.connect();
+    database.migrate().unwrap();
+    let mut conn = database.get().unwrap();
+    let solna: MunicipalityCode = "0184".parse().unwrap();
+    let seeded = ConnectionPeriod::new(day("2021-01-01"), None).unwrap();
+    let result =
+        reference::record_connection(&mut conn, solna, &seeded, chrono::Utc::now().naive_utc());
+    assert!(matches!(result, Err(StoreError::Duplicate)), "{result:?}");
+}
