@@ -30,6 +30,34 @@ enum Command {
     Migrate,
     /// Print the OpenAPI document (regenerates openapi.yaml).
     Openapi,
+    /// Manage staff accounts (this is how the first admin is made).
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an account. Without --password-stdin a strong password is generated and
+    /// printed once.
+    Add {
+        #[arg(long)]
+        username: String,
+        /// admin, coordinator, outreach_worker, police_liaison or auditor
+        #[arg(long)]
+        role: String,
+        /// The unit of an outreach worker (mika, kast, ungdomsjouren, …)
+        #[arg(long)]
+        unit: Option<String>,
+        /// Read the password from one line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List accounts.
+    List,
+    /// Disable an account: its tokens stop working at its next request.
+    Disable { username: String },
+    /// Lift the lock that failed logins put on an account.
+    Unlock { username: String },
 }
 
 pub fn main() -> ExitCode {
@@ -53,10 +81,102 @@ pub fn main() -> ExitCode {
             telemetry::init(config.log_format);
             let result = match command {
                 Command::Migrate => migrate(&config),
+                Command::User(user) => users::run(&config, user),
                 _ => serve(config),
             };
             result.unwrap_or_else(|error| fail(error.as_ref()))
         }
+    }
+}
+
+mod users {
+    use std::io::BufRead;
+    use std::process::ExitCode;
+
+    use chrono::Utc;
+    use faltlogg_domain::account::{Assignment, NewPassword, Role, Username};
+    use faltlogg_domain::unit::Unit;
+    use faltlogg_persistence::{Database, StoreError, accounts};
+    use rand::Rng;
+    use rand::distr::Alphanumeric;
+
+    use super::UserCommand;
+    use crate::auth::{password, tokens};
+    use crate::config::Config;
+
+    type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+    pub fn run(config: &Config, command: UserCommand) -> Result<ExitCode> {
+        let db = Database::connect(config.database.clone(), 1)?;
+        db.migrate()?;
+        let mut conn = db.get()?;
+        match command {
+            UserCommand::Add {
+                username,
+                role,
+                unit,
+                password_stdin,
+            } => {
+                let username = Username::parse(&username)?;
+                let role: Role = role.parse()?;
+                let unit = unit
+                    .map(|u| u.parse::<Unit>().map_err(|_| format!("unknown unit {u}")))
+                    .transpose()?;
+                let assignment = Assignment::new(role, unit)?;
+                let (password, generated) = if password_stdin {
+                    let mut line = String::new();
+                    std::io::stdin().lock().read_line(&mut line)?;
+                    let line = line.strip_suffix('\n').unwrap_or(&line);
+                    let line = line.strip_suffix('\r').unwrap_or(line);
+                    (line.to_owned(), false)
+                } else {
+                    let generated: String = rand::rng()
+                        .sample_iter(Alphanumeric)
+                        .take(24)
+                        .map(char::from)
+                        .collect();
+                    (generated, true)
+                };
+                let password = NewPassword::parse(password)?;
+                let hash = password::hash(&password)?;
+                match accounts::insert_user(&mut conn, &username, assignment, &hash, Utc::now()) {
+                    Err(StoreError::Duplicate) => return Err(format!("{username} is taken").into()),
+                    other => other?,
+                };
+                println!("created {username} ({role})");
+                if generated {
+                    println!("password (shown once): {}", password.expose());
+                }
+            }
+            UserCommand::List => {
+                for user in accounts::list_users(&mut conn)? {
+                    let unit = user.assignment.unit().map_or("-", Unit::code);
+                    let state = if user.disabled { "disabled" } else { "active" };
+                    println!(
+                        "{}\t{}\t{unit}\t{state}",
+                        user.username,
+                        user.assignment.role()
+                    );
+                }
+            }
+            UserCommand::Disable { username } => {
+                let username = Username::parse(&username)?;
+                let id = accounts::find_user_id(&mut conn, &username)?;
+                let changes = accounts::UserChanges {
+                    disabled: Some(true),
+                    ..Default::default()
+                };
+                accounts::update_user(&mut conn, id, changes, Utc::now())?;
+                println!("disabled {username}");
+            }
+            UserCommand::Unlock { username } => {
+                let username = Username::parse(&username)?;
+                accounts::find_user_id(&mut conn, &username)?;
+                accounts::clear_account_failures(&mut conn, &tokens::hash(&username.key()))?;
+                println!("unlocked {username}");
+            }
+        }
+        Ok(ExitCode::SUCCESS)
     }
 }
 

@@ -2,7 +2,9 @@
 //! The app is built from that value, so tests start it with their own.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
 
 use faltlogg_persistence::Backend;
 
@@ -21,6 +23,15 @@ pub struct Config {
     pub database_pool_size: u32,
     pub listen: SocketAddr,
     pub log_format: LogFormat,
+    /// Where a single instance keeps the signing key it generated.
+    pub data_dir: PathBuf,
+    pub jwt_key_file: Option<PathBuf>,
+    pub jwt_previous_key_file: Option<PathBuf>,
+    pub access_token_ttl: Duration,
+    pub session_idle_timeout: Duration,
+    pub session_lifetime: Duration,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 /// A variable that is set but unusable; start-up stops with this message.
@@ -59,6 +70,41 @@ const VARIABLES: &[Variable] = &[
         name: "FALTLOGG_LOG_FORMAT",
         default: "pretty on a terminal, else json",
         meaning: "json or pretty",
+    },
+    Variable {
+        name: "FALTLOGG_DATA_DIR",
+        default: "data",
+        meaning: "folder for a generated signing key",
+    },
+    Variable {
+        name: "FALTLOGG_JWT_KEY_FILE",
+        default: "generated in the data folder",
+        meaning: "Ed25519 private key, PKCS#8 PEM; give every instance the same file",
+    },
+    Variable {
+        name: "FALTLOGG_JWT_PREVIOUS_KEY_FILE",
+        default: "none",
+        meaning: "the key before a key change, still accepted for verification",
+    },
+    Variable {
+        name: "FALTLOGG_ACCESS_TOKEN_TTL",
+        default: "900",
+        meaning: "seconds an access token is valid, 60 to 3600",
+    },
+    Variable {
+        name: "FALTLOGG_SESSION_IDLE_TIMEOUT",
+        default: "43200",
+        meaning: "seconds a device session may go unrefreshed",
+    },
+    Variable {
+        name: "FALTLOGG_SESSION_LIFETIME",
+        default: "2592000",
+        meaning: "seconds a device session lasts at most",
+    },
+    Variable {
+        name: "FALTLOGG_TRUSTED_PROXIES",
+        default: "none",
+        meaning: "comma-separated IP addresses whose X-Forwarded-For is believed",
     },
 ];
 
@@ -107,11 +153,52 @@ impl Config {
             Some("pretty") => LogFormat::Pretty,
             Some(_) => return Err(invalid("FALTLOGG_LOG_FORMAT", "must be json or pretty")),
         };
+        let seconds = |name: &str, default: u64, range: std::ops::RangeInclusive<u64>| {
+            let value = parse_or(name, get, default)?;
+            if range.contains(&value) {
+                Ok(Duration::from_secs(value))
+            } else {
+                Err(invalid(
+                    name,
+                    format!(
+                        "must be between {} and {} seconds",
+                        range.start(),
+                        range.end()
+                    ),
+                ))
+            }
+        };
+        let access_token_ttl = seconds("FALTLOGG_ACCESS_TOKEN_TTL", 900, 60..=3600)?;
+        let session_idle_timeout =
+            seconds("FALTLOGG_SESSION_IDLE_TIMEOUT", 43_200, 60..=31_536_000)?;
+        let session_lifetime = seconds("FALTLOGG_SESSION_LIFETIME", 2_592_000, 60..=31_536_000)?;
+        let trusted_proxies = get("FALTLOGG_TRUSTED_PROXIES")
+            .map(|list| {
+                list.split(',')
+                    .map(|ip| {
+                        ip.trim().parse().map_err(|_| {
+                            invalid(
+                                "FALTLOGG_TRUSTED_PROXIES",
+                                format!("`{}` is not an IP address", ip.trim()),
+                            )
+                        })
+                    })
+                    .collect::<Result<Vec<IpAddr>, _>>()
+            })
+            .transpose()?
+            .unwrap_or_default();
         Ok(Self {
             database,
             database_pool_size,
             listen,
             log_format,
+            data_dir: PathBuf::from(get("FALTLOGG_DATA_DIR").unwrap_or("data")),
+            jwt_key_file: get("FALTLOGG_JWT_KEY_FILE").map(PathBuf::from),
+            jwt_previous_key_file: get("FALTLOGG_JWT_PREVIOUS_KEY_FILE").map(PathBuf::from),
+            access_token_ttl,
+            session_idle_timeout,
+            session_lifetime,
+            trusted_proxies,
         })
     }
 
@@ -175,6 +262,9 @@ mod tests {
             ("FALTLOGG_LOG_FORMAT", "xml"),
             ("FALTLOGG_DATABASE_POOL_SIZE", "0"),
             ("FALTLOGG_DATABASE_POOL_SIZE", "many"),
+            ("FALTLOGG_ACCESS_TOKEN_TTL", "5"),
+            ("FALTLOGG_SESSION_LIFETIME", "forever"),
+            ("FALTLOGG_TRUSTED_PROXIES", "10.0.0.1,proxy"),
         ] {
             let error = Config::from_vars(vars(&[(name, value)])).unwrap_err();
             assert_eq!(error.variable, name);

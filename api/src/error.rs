@@ -6,6 +6,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use faltlogg_domain::ValidationErrors;
 use faltlogg_persistence::StoreError;
+use faltlogg_persistence::diesel_error;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -39,6 +40,17 @@ pub struct ProblemField {
 pub enum ApiError {
     #[error("not found")]
     NotFound,
+    #[error("not authenticated")]
+    Unauthorized,
+    /// A failed login: one answer for an unknown name and a wrong password.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("forbidden")]
+    Forbidden,
+    #[error("conflict")]
+    Conflict(String),
+    #[error("too many requests")]
+    TooManyRequests { retry_after_secs: u64 },
     #[error("method not allowed")]
     MethodNotAllowed { allow: String },
     #[error("body too large")]
@@ -71,6 +83,13 @@ impl ApiError {
         };
         match self {
             ApiError::NotFound => plain("No such resource, or it is not yours to see."),
+            ApiError::Unauthorized => plain(
+                "Sign in: the access token is missing, invalid or expired, or its session has ended.",
+            ),
+            ApiError::InvalidCredentials => plain("Invalid username or password."),
+            ApiError::Forbidden => plain("Your role may not do this."),
+            ApiError::Conflict(detail) => plain(detail),
+            ApiError::TooManyRequests { .. } => plain("Too many failed attempts; try again later."),
             ApiError::MethodNotAllowed { allow } => {
                 plain(&format!("This resource answers only {allow}."))
             }
@@ -122,10 +141,20 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<diesel_error::Error> for ApiError {
+    fn from(error: diesel_error::Error) -> Self {
+        StoreError::from(error).into()
+    }
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Unauthorized | ApiError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -152,8 +181,17 @@ impl ResponseError for ApiError {
         {
             response.insert_header((header::ALLOW, value));
         }
-        if let ApiError::Unavailable(_) = self {
-            response.insert_header((header::RETRY_AFTER, "5"));
+        match self {
+            ApiError::Unavailable(_) => {
+                response.insert_header((header::RETRY_AFTER, "5"));
+            }
+            ApiError::TooManyRequests { retry_after_secs } => {
+                response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            }
+            ApiError::Unauthorized | ApiError::InvalidCredentials => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"faltlogg\""));
+            }
+            _ => {}
         }
         problem_response(response, &self.problem())
     }

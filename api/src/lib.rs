@@ -1,5 +1,6 @@
 //! Fältlogg's HTTP API: routes, DTOs, problem+json errors, and the `faltlogg` binary.
 
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod error;

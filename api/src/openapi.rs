@@ -4,7 +4,7 @@
 use utoipa::OpenApi;
 
 use crate::error::{Problem, ProblemField};
-use crate::routes::{health, spec};
+use crate::routes::{accounts, auth, health, spec};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -14,11 +14,42 @@ use crate::routes::{health, spec};
 prostitution and human trafficking. Every error is an RFC 9457 problem (application/problem+json).",
         license(name = "AGPL-3.0-only", identifier = "AGPL-3.0-only"),
     ),
-    paths(health::healthz, health::readyz, spec::openapi_yaml),
+    paths(
+        health::healthz, health::readyz, spec::openapi_yaml,
+        auth::login, auth::refresh, auth::logout,
+        accounts::me, accounts::my_sessions, accounts::revoke_my_session,
+        accounts::create_user, accounts::list_users, accounts::update_user,
+        accounts::list_sessions, accounts::revoke_session,
+    ),
     components(schemas(Problem, ProblemField)),
-    tags((name = "operations", description = "Probes and the contract itself")),
+    modifiers(&BearerScheme),
+    tags(
+        (name = "operations", description = "Probes and the contract itself"),
+        (name = "auth", description = "Sign in on a device, rotate its refresh token, sign out"),
+        (name = "accounts", description = "The caller's own profile and device sessions (every role)"),
+        (name = "admin", description = "Accounts and sessions (role admin)"),
+    ),
 )]
 pub struct ApiDoc;
+
+/// Access tokens: EdDSA-signed JWTs from `/api/v1/auth/login`, about 15 minutes long.
+struct BearerScheme;
+
+impl utoipa::Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// The document as YAML, exactly as committed in `openapi.yaml`.
 pub fn yaml() -> Result<String, serde_norway::Error> {

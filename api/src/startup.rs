@@ -7,9 +7,10 @@ use actix_web::dev::{Server, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::{Compress, DefaultHeaders, ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{App, HttpMessage, HttpResponse, HttpServer, web};
-use faltlogg_persistence::{Database, StoreError};
+use faltlogg_persistence::{Database, DbConnection, StoreError};
 use tracing_actix_web::{RequestId, TracingLogger};
 
+use crate::auth::keys::Keys;
 use crate::config::Config;
 use crate::error::{ApiError, PROBLEM_JSON, Problem, problem_response};
 use crate::extract::MAX_BODY_BYTES;
@@ -19,6 +20,23 @@ use crate::telemetry::spawn_blocking;
 /// What every request can reach.
 pub struct AppState {
     pub db: Database,
+    pub config: Config,
+    pub keys: Keys,
+}
+
+impl AppState {
+    /// Runs database work with a pooled connection on the blocking pool, inside the
+    /// request's span.
+    pub async fn with_db<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+    {
+        let db = self.db.clone();
+        spawn_blocking(move || f(&mut *db.get()?))
+            .await
+            .map_err(ApiError::internal)?
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +51,8 @@ pub enum StartupError {
     },
     #[error("start-up was interrupted")]
     Interrupted,
+    #[error("signing key")]
+    Keys(#[from] crate::auth::keys::KeyError),
 }
 
 pub struct Application {
@@ -62,7 +82,12 @@ impl Application {
                 address: config.listen,
                 source,
             })?;
-        let state = web::Data::new(AppState { db });
+        let keys = Keys::load(
+            config.jwt_key_file.as_deref(),
+            config.jwt_previous_key_file.as_deref(),
+            &config.data_dir,
+        )?;
+        let state = web::Data::new(AppState { db, config, keys });
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -96,10 +121,7 @@ impl Application {
                 .wrap(TracingLogger::default())
         })
         .listen(listener)
-        .map_err(|source| StartupError::Listen {
-            address: config.listen,
-            source,
-        })?
+        .map_err(|source| StartupError::Listen { address, source })?
         .run();
         tracing::info!(%address, "listening");
         Ok(Self {

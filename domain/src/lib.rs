@@ -3,6 +3,7 @@
 //! Every type here is parsed, not validated: its constructor is the only way in, so a
 //! value that exists is valid and nothing downstream checks it again.
 
+pub mod account;
 pub mod ids;
 pub mod municipality;
 pub mod unit;

@@ -37,6 +37,8 @@ impl fmt::Display for FieldError {
     }
 }
 
+impl std::error::Error for FieldError {}
+
 /// All the broken rules of one input, collected so the client can fix them in one go.
 #[derive(Debug, Clone, Default, PartialEq, Eq, thiserror::Error)]
 #[error("{} validation error(s)", .0.len())]

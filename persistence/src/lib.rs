@@ -1,6 +1,7 @@
 //! Fältlogg's storage: one schema over embedded SQLite (the default) or PostgreSQL,
 //! through diesel's `MultiConnection`. What only one backend can say lives in [`dialect`].
 
+pub mod accounts;
 mod connection;
 pub mod dialect;
 mod error;
@@ -9,3 +10,6 @@ pub mod schema;
 
 pub use connection::{Backend, Database, DbConnection, PooledConnection};
 pub use error::StoreError;
+
+/// diesel's error type, for layers that pass `write_transaction` a closure of their own.
+pub use diesel::result as diesel_error;

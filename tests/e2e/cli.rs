@@ -8,7 +8,7 @@ use crate::helpers::{Db, TestDb};
 use crate::on_both_backends;
 
 /// The `faltlogg` command line, with an empty environment.
-fn faltlogg() -> Command {
+pub fn faltlogg() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_faltlogg-under-test"));
     command
         .env_clear()
@@ -156,4 +156,142 @@ fn http_get(port: u16, path: &str) -> Option<String> {
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
     Some(response)
+}
+
+on_both_backends!(user_commands_make_the_first_admin);
+
+/// The server never creates default credentials: the first admin comes from the CLI.
+async fn user_commands_make_the_first_admin(db: Db) {
+    let test_db = TestDb::create(&db);
+    let url = match &test_db.backend {
+        faltlogg_persistence::Backend::Sqlite(path) => path.display().to_string(),
+        faltlogg_persistence::Backend::Postgres(url) => url.clone(),
+    };
+    let run = |args: &[&str], stdin: Option<&str>| {
+        let mut child = faltlogg()
+            .args(args)
+            .env("FALTLOGG_DATABASE_URL", &url)
+            .env("FALTLOGG_LOG_FORMAT", "json")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        if let Some(input) = stdin {
+            std::io::Write::write_all(child.stdin.as_mut().unwrap(), input.as_bytes()).unwrap();
+        }
+        drop(child.stdin.take());
+        child.wait_with_output().unwrap()
+    };
+    let added = run(
+        &[
+            "user",
+            "add",
+            "--username",
+            "Chef",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
+        Some("ett långt lösenord\n"),
+    );
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&added.stdout).contains("ett långt"));
+
+    let generated = run(
+        &[
+            "user",
+            "add",
+            "--username",
+            "anna",
+            "--role",
+            "outreach_worker",
+            "--unit",
+            "mika",
+        ],
+        None,
+    );
+    assert!(generated.status.success());
+    let out = String::from_utf8(generated.stdout).unwrap();
+    let password = out
+        .lines()
+        .find_map(|l| l.strip_prefix("password (shown once): "))
+        .unwrap();
+    assert!(password.len() >= 12);
+
+    // Refused: a short password, a worker without a unit, a taken name.
+    assert!(
+        !run(
+            &[
+                "user",
+                "add",
+                "--username",
+                "x",
+                "--role",
+                "auditor",
+                "--password-stdin"
+            ],
+            Some("kort\n")
+        )
+        .status
+        .success()
+    );
+    assert!(
+        !run(
+            &[
+                "user",
+                "add",
+                "--username",
+                "y",
+                "--role",
+                "outreach_worker"
+            ],
+            None
+        )
+        .status
+        .success()
+    );
+    assert!(
+        !run(
+            &["user", "add", "--username", "CHEF", "--role", "auditor"],
+            None
+        )
+        .status
+        .success()
+    );
+
+    let listed = String::from_utf8(run(&["user", "list"], None).stdout).unwrap();
+    assert!(
+        listed.contains("Chef\tadmin\t-\tactive")
+            && listed.contains("anna\toutreach_worker\tmika\tactive"),
+        "{listed}"
+    );
+    assert!(run(&["user", "disable", "anna"], None).status.success());
+    let listed = String::from_utf8(run(&["user", "list"], None).stdout).unwrap();
+    assert!(
+        listed.contains("anna\toutreach_worker\tmika\tdisabled"),
+        "{listed}"
+    );
+
+    // The passwords stored are the ones given and printed.
+    let database = test_db.connect();
+    let mut conn = database.get().unwrap();
+    let hash_of = |conn: &mut faltlogg_persistence::DbConnection, name: &str| {
+        let username = faltlogg_domain::account::Username::parse(name).unwrap();
+        faltlogg_persistence::accounts::credentials(conn, &username)
+            .unwrap()
+            .unwrap()
+            .1
+    };
+    let chef = hash_of(&mut conn, "chef");
+    assert!(faltlogg_api::auth::password::verify(
+        "ett långt lösenord",
+        Some(&chef)
+    ));
+    let anna = hash_of(&mut conn, "anna");
+    assert!(faltlogg_api::auth::password::verify(password, Some(&anna)));
 }

@@ -5,9 +5,13 @@ use std::path::PathBuf;
 
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
-use faltlogg_api::config::{Config, LogFormat};
+use faltlogg_api::auth::password;
+use faltlogg_api::config::Config;
 use faltlogg_api::startup::Application;
-use faltlogg_persistence::{Backend, Database};
+use faltlogg_domain::account::{Assignment, NewPassword, Role, Username};
+use faltlogg_domain::ids::UserId;
+use faltlogg_domain::unit::Unit;
+use faltlogg_persistence::{Backend, Database, accounts};
 
 /// Runs each named test (an `async fn(Db)`) once on SQLite and once on PostgreSQL.
 /// Without `FALTLOGG_TEST_POSTGRES_URL` the PostgreSQL case says it was skipped.
@@ -54,6 +58,8 @@ impl Db {
 /// A database that exists for one test and is removed after it.
 pub struct TestDb {
     pub backend: Backend,
+    /// A folder of this test's own (the generated signing key goes here).
+    pub data_dir: PathBuf,
     cleanup: Cleanup,
 }
 
@@ -65,12 +71,14 @@ enum Cleanup {
 impl TestDb {
     pub fn create(db: &Db) -> TestDb {
         let name = format!("faltlogg_test_{}", uuid::Uuid::new_v4().simple());
+        let data_dir = std::env::temp_dir().join(format!("{name}_data"));
         match db {
             Db::Sqlite => {
                 let dir = std::env::temp_dir().join(&name);
                 let path = dir.join("faltlogg.db");
                 TestDb {
                     backend: Backend::Sqlite(path),
+                    data_dir,
                     cleanup: Cleanup::File(dir),
                 }
             }
@@ -83,6 +91,7 @@ impl TestDb {
                     .unwrap();
                 TestDb {
                     backend: Backend::from_url(&with_database(admin_url, &name)).unwrap(),
+                    data_dir,
                     cleanup: Cleanup::Database {
                         admin_url: admin_url.clone(),
                         name,
@@ -116,6 +125,7 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.data_dir);
         match &self.cleanup {
             Cleanup::File(dir) => {
                 let _ = std::fs::remove_dir_all(dir);
@@ -152,15 +162,35 @@ pub struct TestApp {
     pub db: TestDb,
 }
 
+pub const PASSWORD: &str = "långt och hemligt lösen";
+
 impl TestApp {
     pub async fn spawn(db: &Db) -> TestApp {
+        Self::spawn_with(db, &[]).await
+    }
+
+    /// Starts the server with extra `FALTLOGG_*` settings.
+    pub async fn spawn_with(db: &Db, settings: &[(&str, &str)]) -> TestApp {
+        capture_logs();
         let test_db = TestDb::create(db);
-        let config = Config {
-            database: test_db.backend.clone(),
-            database_pool_size: 4,
-            listen: "127.0.0.1:0".parse().unwrap(),
-            log_format: LogFormat::Json,
+        let url = match &test_db.backend {
+            Backend::Sqlite(path) => path.display().to_string(),
+            Backend::Postgres(url) => url.clone(),
         };
+        let data_dir = test_db.data_dir.display().to_string();
+        let mut vars = vec![
+            ("FALTLOGG_DATABASE_URL".to_owned(), url),
+            ("FALTLOGG_DATABASE_POOL_SIZE".to_owned(), "4".to_owned()),
+            ("FALTLOGG_LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
+            ("FALTLOGG_LOG_FORMAT".to_owned(), "json".to_owned()),
+            ("FALTLOGG_DATA_DIR".to_owned(), data_dir),
+        ];
+        vars.extend(
+            settings
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        let config = Config::from_vars(vars).unwrap();
         let app = Application::build(config).await.unwrap();
         let address = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run_until_stopped());
@@ -181,6 +211,90 @@ impl TestApp {
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(self.url(path)).send().await.unwrap()
     }
+
+    pub async fn get_as(&self, path: &str, token: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Adds an account straight to the database, as `faltlogg user add` does.
+    pub fn add_user(&self, username: &str, role: Role, unit: Option<Unit>) -> UserId {
+        let database = self.db.connect();
+        let hash = password::hash(&NewPassword::parse(PASSWORD.into()).unwrap()).unwrap();
+        accounts::insert_user(
+            &mut database.get().unwrap(),
+            &Username::parse(username).unwrap(),
+            Assignment::new(role, unit).unwrap(),
+            &hash,
+            chrono::Utc::now(),
+        )
+        .unwrap()
+        .id
+    }
+
+    pub async fn login_response(&self, username: &str, password: &str) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/v1/auth/login"))
+            .json(&serde_json::json!({"username": username, "password": password, "device_name": "Telefon 1"}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Signs in and returns the token answer.
+    pub async fn login(&self, username: &str) -> Tokens {
+        let response = self.login_response(username, PASSWORD).await;
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct Tokens {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub session_id: String,
+    pub token_type: String,
+    pub expires_in: u64,
+}
+
+/// Every line the servers of this test process log, for tests that check what is never
+/// logged.
+pub fn captured_logs() -> String {
+    String::from_utf8_lossy(&LOG.lock().unwrap()).into_owned()
+}
+
+static LOG: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+struct LogSink;
+
+impl std::io::Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        LOG.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture_logs() {
+    static INIT: std::sync::Once = std::sync::Once::new();
+    INIT.call_once(|| {
+        // Everything, at every level, as the binary writes it.
+        let _ = tracing_subscriber::fmt()
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(|| LogSink)
+            .try_init();
+    });
 }
 
 /// Asserts that a response is an RFC 9457 problem with this status, and returns it.

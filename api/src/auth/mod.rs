@@ -1,0 +1,120 @@
+//! Who is calling, and whether they may: every route names its allowed roles through the
+//! type of its `Auth<…>` argument; the session and account are checked in the database
+//! on every request, so a revoked phone or a disabled account stops at once.
+
+pub mod keys;
+pub mod password;
+pub mod tokens;
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::net::IpAddr;
+use std::pin::Pin;
+
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use chrono::Utc;
+use faltlogg_domain::account::Role;
+use faltlogg_persistence::accounts::{self, Principal};
+
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+/// The roles a route admits.
+pub trait Policy {
+    const ROLES: &'static [Role];
+}
+
+/// Any signed-in member of staff (their own profile and devices).
+pub struct AnyRole;
+impl Policy for AnyRole {
+    const ROLES: &'static [Role] = &Role::ALL;
+}
+
+/// Administrators: users, sessions, devices.
+pub struct Admins;
+impl Policy for Admins {
+    const ROLES: &'static [Role] = &[Role::Admin];
+}
+
+/// An authenticated caller whose role the policy `P` admits.
+pub struct Auth<P: Policy> {
+    pub principal: Principal,
+    policy: PhantomData<P>,
+}
+
+impl<P: Policy + 'static> FromRequest for Auth<P> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let token = bearer_token(req);
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            let state = state.ok_or_else(|| ApiError::internal(MissingState))?;
+            let claims = token
+                .and_then(|token| tokens::verify_access_token(&state.keys, &token))
+                .ok_or(ApiError::Unauthorized)?;
+            let idle_timeout = state.config.session_idle_timeout;
+            let principal = state
+                .with_db(move |conn| {
+                    let now = Utc::now();
+                    Ok(accounts::live_principal(
+                        conn,
+                        claims.sid,
+                        now,
+                        now - idle_timeout,
+                    )?)
+                })
+                .await?
+                .filter(|principal| principal.user_id == claims.sub)
+                .ok_or(ApiError::Unauthorized)?;
+            if !P::ROLES.contains(&principal.assignment.role()) {
+                return Err(ApiError::Forbidden);
+            }
+            Ok(Auth {
+                principal,
+                policy: PhantomData,
+            })
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("application state is missing")]
+struct MissingState;
+
+fn bearer_token(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
+        .filter(|token| !token.is_empty())
+}
+
+/// The client's address: the peer, or the nearest forwarded address when the peer is a
+/// trusted proxy (walking `X-Forwarded-For` from the right past other trusted proxies).
+pub fn client_address(req: &HttpRequest, trusted_proxies: &[IpAddr]) -> String {
+    let peer = req.peer_addr().map(|addr| addr.ip());
+    let Some(peer) = peer else {
+        return "unknown".into();
+    };
+    if !trusted_proxies.contains(&peer) {
+        return peer.to_string();
+    }
+    let forwarded = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect::<Vec<_>>();
+    forwarded
+        .iter()
+        .rev()
+        .filter_map(|ip| ip.parse::<IpAddr>().ok())
+        .find(|ip| !trusted_proxies.contains(ip))
+        .unwrap_or(peer)
+        .to_string()
+}
