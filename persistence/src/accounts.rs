@@ -391,38 +391,45 @@ pub fn use_refresh_token(
     Ok(changed == 1)
 }
 
-/// Failed logins counted from one client address since a moment.
-pub fn address_failures(
+/// Whose failed logins to count.
+#[derive(Debug, Clone, Copy)]
+pub enum FailuresOf<'a> {
+    Address(&'a str),
+    Account(&'a str),
+}
+
+/// Failed logins in a window: how many, the oldest and the latest.
+#[derive(Debug, Clone, Copy)]
+pub struct Failures {
+    pub count: i64,
+    pub oldest: Option<DateTime<Utc>>,
+    pub latest: Option<DateTime<Utc>>,
+}
+
+pub fn failures(
     conn: &mut DbConnection,
-    address: &str,
+    of: FailuresOf<'_>,
     since: DateTime<Utc>,
-) -> Result<(i64, Option<DateTime<Utc>>), StoreError> {
-    let (count, oldest): (i64, Option<NaiveDateTime>) = login_failures::table
-        .filter(login_failures::client_address.eq(address))
+) -> Result<Failures, StoreError> {
+    let mut query = login_failures::table
         .filter(login_failures::at.gt(since.naive_utc()))
+        .into_boxed();
+    query = match of {
+        FailuresOf::Address(address) => query.filter(login_failures::client_address.eq(address)),
+        FailuresOf::Account(key) => query.filter(login_failures::account_key.eq(key)),
+    };
+    let (count, oldest, latest): (i64, Option<NaiveDateTime>, Option<NaiveDateTime>) = query
         .select((
             diesel::dsl::count_star(),
             diesel::dsl::min(login_failures::at),
-        ))
-        .first(conn)?;
-    Ok((count, oldest.map(|t| t.and_utc())))
-}
-
-/// Failed logins counted on one account key since a moment, and the latest of them.
-pub fn account_failures(
-    conn: &mut DbConnection,
-    account_key: &str,
-    since: DateTime<Utc>,
-) -> Result<(i64, Option<DateTime<Utc>>), StoreError> {
-    let (count, latest): (i64, Option<NaiveDateTime>) = login_failures::table
-        .filter(login_failures::account_key.eq(account_key))
-        .filter(login_failures::at.gt(since.naive_utc()))
-        .select((
-            diesel::dsl::count_star(),
             diesel::dsl::max(login_failures::at),
         ))
         .first(conn)?;
-    Ok((count, latest.map(|t| t.and_utc())))
+    Ok(Failures {
+        count,
+        oldest: oldest.map(|t| t.and_utc()),
+        latest: latest.map(|t| t.and_utc()),
+    })
 }
 
 /// Forgets an account's failed logins: a login passed, or an admin lifted the lock.

@@ -389,7 +389,7 @@ async fn failed_logins_are_throttled_per_address_and_per_account(db: Db) {
     // …until an admin unlocks it.
     let output = crate::cli::faltlogg()
         .args(["user", "unlock", "ANNA"])
-        .env("FALTLOGG_DATABASE_URL", app_database_url(&app))
+        .env("FALTLOGG_DATABASE_URL", app.db.url())
         .env("FALTLOGG_LOG_FORMAT", "json")
         .output()
         .unwrap();
@@ -405,13 +405,6 @@ async fn failed_logins_are_throttled_per_address_and_per_account(db: Db) {
             .status(),
         200
     );
-}
-
-fn app_database_url(app: &TestApp) -> String {
-    match &app.db.backend {
-        faltlogg_persistence::Backend::Sqlite(path) => path.display().to_string(),
-        faltlogg_persistence::Backend::Postgres(url) => url.clone(),
-    }
 }
 
 async fn old_failures_leave_the_window(db: Db) {

@@ -120,10 +120,7 @@ on_both_backends!(migrate_subcommand_applies_the_migrations);
 
 async fn migrate_subcommand_applies_the_migrations(db: Db) {
     let test_db = TestDb::create(&db);
-    let url = match &test_db.backend {
-        faltlogg_persistence::Backend::Sqlite(path) => path.display().to_string(),
-        faltlogg_persistence::Backend::Postgres(url) => url.clone(),
-    };
+    let url = test_db.url();
     let output = faltlogg()
         .args(["migrate"])
         .env("FALTLOGG_DATABASE_URL", &url)
@@ -163,10 +160,7 @@ on_both_backends!(user_commands_make_the_first_admin);
 /// The server never creates default credentials: the first admin comes from the CLI.
 async fn user_commands_make_the_first_admin(db: Db) {
     let test_db = TestDb::create(&db);
-    let url = match &test_db.backend {
-        faltlogg_persistence::Backend::Sqlite(path) => path.display().to_string(),
-        faltlogg_persistence::Backend::Postgres(url) => url.clone(),
-    };
+    let url = test_db.url();
     let run = |args: &[&str], stdin: Option<&str>| {
         let mut child = faltlogg()
             .args(args)

@@ -101,6 +101,14 @@ impl TestDb {
         }
     }
 
+    /// The value `FALTLOGG_DATABASE_URL` takes for this database.
+    pub fn url(&self) -> String {
+        match &self.backend {
+            Backend::Sqlite(path) => path.display().to_string(),
+            Backend::Postgres(url) => url.clone(),
+        }
+    }
+
     pub fn connect(&self) -> Database {
         Database::connect(self.backend.clone(), 4).unwrap()
     }
@@ -173,10 +181,7 @@ impl TestApp {
     pub async fn spawn_with(db: &Db, settings: &[(&str, &str)]) -> TestApp {
         capture_logs();
         let test_db = TestDb::create(db);
-        let url = match &test_db.backend {
-            Backend::Sqlite(path) => path.display().to_string(),
-            Backend::Postgres(url) => url.clone(),
-        };
+        let url = test_db.url();
         let data_dir = test_db.data_dir.display().to_string();
         let mut vars = vec![
             ("FALTLOGG_DATABASE_URL".to_owned(), url),

@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use faltlogg_domain::account::{Assignment, DeviceName, Username};
 use faltlogg_domain::ids::{SessionId, UserId};
 use faltlogg_domain::{FieldError, ValidationErrors};
-use faltlogg_persistence::accounts;
+use faltlogg_persistence::accounts::{self, FailuresOf};
 use faltlogg_persistence::dialect::write_transaction;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -179,13 +179,14 @@ fn throttle(
     account_key: &str,
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
-    let (count, oldest) = accounts::address_failures(conn, address, now - ADDRESS_WINDOW)?;
-    if count >= ADDRESS_LIMIT {
-        let free_at = oldest.unwrap_or(now) + ADDRESS_WINDOW;
+    let by_address = accounts::failures(conn, FailuresOf::Address(address), now - ADDRESS_WINDOW)?;
+    if by_address.count >= ADDRESS_LIMIT {
+        let free_at = by_address.oldest.unwrap_or(now) + ADDRESS_WINDOW;
         return Err(too_many(free_at, now));
     }
-    let (count, latest) = accounts::account_failures(conn, account_key, now - ACCOUNT_WINDOW)?;
-    if let (true, Some(latest)) = (count >= ACCOUNT_LIMIT, latest)
+    let on_account =
+        accounts::failures(conn, FailuresOf::Account(account_key), now - ACCOUNT_WINDOW)?;
+    if let (true, Some(latest)) = (on_account.count >= ACCOUNT_LIMIT, on_account.latest)
         && latest + ACCOUNT_LOCK > now
     {
         return Err(too_many(latest + ACCOUNT_LOCK, now));
