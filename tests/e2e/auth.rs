@@ -617,3 +617,81 @@ async fn nothing_secret_reaches_the_log(db: Db) {
         assert!(!logs.contains(secret), "the log contains {secret:.12}…");
     }
 }
+
+on_both_backends!(a_key_change_keeps_tokens_of_the_previous_key_valid);
+
+/// Instances share one key file; after a key change the previous key still verifies.
+async fn a_key_change_keeps_tokens_of_the_previous_key_valid(db: Db) {
+    use ed25519_dalek::pkcs8::EncodePrivateKey;
+    let dir = std::env::temp_dir().join(format!("faltlogg_keys_{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let write_key = |name: &str, seed: u8| {
+        let pem = SigningKey::from_bytes(&[seed; 32])
+            .to_pkcs8_pem(Default::default())
+            .unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, pem.as_bytes()).unwrap();
+        (path.display().to_string(), pem.to_string())
+    };
+    let (old_path, old_pem) = write_key("old.pem", 7);
+    let (new_path, _) = write_key("new.pem", 9);
+    let (bad_path, _) = {
+        let path = dir.join("bad.pem");
+        std::fs::write(
+            &path,
+            "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n",
+        )
+        .unwrap();
+        (path.display().to_string(), ())
+    };
+
+    let app = TestApp::spawn_with(
+        &db,
+        &[
+            ("FALTLOGG_JWT_KEY_FILE", &new_path),
+            ("FALTLOGG_JWT_PREVIOUS_KEY_FILE", &old_path),
+        ],
+    )
+    .await;
+    let user_id = app.add_user("anna", Role::Coordinator, None);
+    let tokens = app.login("anna").await;
+    assert_eq!(
+        app.get_as("/api/v1/me", &tokens.access_token)
+            .await
+            .status(),
+        200
+    );
+    assert!(
+        !app.db.data_dir.join("jwt-ed25519.pem").exists(),
+        "no key generated when one is given"
+    );
+
+    // A token the old key signed before the change.
+    let now = chrono::Utc::now().timestamp();
+    let claims = json!({
+        "iss": "faltlogg", "aud": "faltlogg-api", "sub": user_id.to_string(), "iat": now,
+        "exp": now + 600, "jti": "k", "role": "coordinator", "unit": null, "sid": tokens.session_id,
+    });
+    let old_key = EncodingKey::from_ed_pem(old_pem.as_bytes()).unwrap();
+    let old_token =
+        jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims, &old_key).unwrap();
+    assert_eq!(app.get_as("/api/v1/me", &old_token).await.status(), 200);
+    // A key that is neither is refused.
+    let stranger = SigningKey::from_bytes(&[3; 32])
+        .to_pkcs8_pem(Default::default())
+        .unwrap();
+    let stranger = EncodingKey::from_ed_pem(stranger.as_bytes()).unwrap();
+    let forged = jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims, &stranger).unwrap();
+    assert_problem(app.get_as("/api/v1/me", &forged).await, 401).await;
+
+    // A key file that is not an Ed25519 key stops start-up, naming the variable.
+    let output = crate::cli::faltlogg()
+        .env("FALTLOGG_DATABASE_URL", app.db.url())
+        .env("FALTLOGG_LISTEN", "127.0.0.1:0")
+        .env("FALTLOGG_JWT_KEY_FILE", &bad_path)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("FALTLOGG_JWT_KEY_FILE"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
