@@ -32,6 +32,8 @@ pub struct Config {
     pub session_lifetime: Duration,
     /// Peers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpAddr>,
+    /// Whether encounters may carry free-text notes.
+    pub notes_enabled: bool,
 }
 
 /// A variable that is set but unusable; start-up stops with this message.
@@ -105,6 +107,11 @@ const VARIABLES: &[Variable] = &[
         name: "FALTLOGG_TRUSTED_PROXIES",
         default: "none",
         meaning: "comma-separated IP addresses whose X-Forwarded-For is believed",
+    },
+    Variable {
+        name: "FALTLOGG_NOTES_ENABLED",
+        default: "true",
+        meaning: "false refuses free-text notes on encounters (an installation's choice)",
     },
 ];
 
@@ -199,6 +206,7 @@ impl Config {
             session_idle_timeout,
             session_lifetime,
             trusted_proxies,
+            notes_enabled: parse_or("FALTLOGG_NOTES_ENABLED", get, true)?,
         })
     }
 
@@ -265,6 +273,7 @@ mod tests {
             ("FALTLOGG_ACCESS_TOKEN_TTL", "5"),
             ("FALTLOGG_SESSION_LIFETIME", "forever"),
             ("FALTLOGG_TRUSTED_PROXIES", "10.0.0.1,proxy"),
+            ("FALTLOGG_NOTES_ENABLED", "nej"),
         ] {
             let error = Config::from_vars(vars(&[(name, value)])).unwrap_err();
             assert_eq!(error.variable, name);

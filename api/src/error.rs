@@ -24,6 +24,14 @@ pub struct Problem {
     /// For validation problems: every field that broke a rule.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<ProblemField>,
+    /// For 412 Precondition Failed: the record as it now stands, as GET returns it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub current: Option<serde_json::Value>,
+    /// For a shift that cannot be closed: the encounters whose safeguarding is incomplete.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<uuid::Uuid>)]
+    pub encounters: Vec<String>,
 }
 
 /// One field that broke a rule.
@@ -49,6 +57,12 @@ pub enum ApiError {
     Forbidden,
     #[error("conflict")]
     Conflict(String),
+    #[error("safeguarding incomplete")]
+    SafeguardingMissing(Vec<String>),
+    #[error("If-Match required")]
+    PreconditionRequired,
+    #[error("stale version")]
+    PreconditionFailed { current: Option<serde_json::Value> },
     #[error("too many requests")]
     TooManyRequests { retry_after_secs: u64 },
     #[error("method not allowed")]
@@ -80,6 +94,8 @@ impl ApiError {
             status: status.as_u16(),
             detail: detail.into(),
             errors: Vec::new(),
+            current: None,
+            encounters: Vec::new(),
         };
         match self {
             ApiError::NotFound => plain("No such resource, or it is not yours to see."),
@@ -89,6 +105,23 @@ impl ApiError {
             ApiError::InvalidCredentials => plain("Invalid username or password."),
             ApiError::Forbidden => plain("Your role may not do this."),
             ApiError::Conflict(detail) => plain(detail),
+            ApiError::SafeguardingMissing(ids) => Problem {
+                problem_type: "/problems/safeguarding-missing".into(),
+                encounters: ids.clone(),
+                ..plain(
+                    "A minor in this shift lacks guardian contact (or the reason why not) or the report of concern; each is listed in `encounters`.",
+                )
+            },
+            ApiError::PreconditionRequired => plain(
+                "Updating needs If-Match with the version the change is based on (the ETag of the record).",
+            ),
+            ApiError::PreconditionFailed { current } => Problem {
+                problem_type: "/problems/stale-version".into(),
+                current: current.clone(),
+                ..plain(
+                    "The record has changed since that version; `current` holds it as it is now.",
+                )
+            },
             ApiError::TooManyRequests { .. } => plain("Too many failed attempts; try again later."),
             ApiError::MethodNotAllowed { allow } => {
                 plain(&format!("This resource answers only {allow}."))
@@ -107,6 +140,7 @@ impl ApiError {
                     code: "malformed".into(),
                     message: message.clone(),
                 }],
+                ..plain("")
             },
             ApiError::Validation(errors) => Problem {
                 problem_type: "/problems/validation".into(),
@@ -122,6 +156,7 @@ impl ApiError {
                         message: e.message.clone(),
                     })
                     .collect(),
+                ..plain("")
             },
             ApiError::Unavailable(_) => {
                 plain("The service cannot reach its database; try again shortly.")
@@ -153,7 +188,9 @@ impl ResponseError for ApiError {
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Unauthorized | ApiError::InvalidCredentials => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::SafeguardingMissing(_) => StatusCode::CONFLICT,
+            ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
+            ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,

@@ -4,7 +4,7 @@
 use utoipa::OpenApi;
 
 use crate::error::{Problem, ProblemField};
-use crate::routes::{accounts, auth, health, spec};
+use crate::routes::{accounts, auth, encounters, health, notifications, reference, shifts, spec};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -20,6 +20,12 @@ prostitution and human trafficking. Every error is an RFC 9457 problem (applicat
         accounts::me, accounts::my_sessions, accounts::revoke_my_session,
         accounts::create_user, accounts::list_users, accounts::update_user,
         accounts::list_sessions, accounts::revoke_session,
+        shifts::put_shift, shifts::get_shift, shifts::list_shifts, shifts::close_shift,
+        shifts::shift_summary, shifts::review_shift,
+        encounters::put_encounter, encounters::get_encounter, encounters::list_encounters,
+        encounters::void_encounter,
+        reference::list_units, reference::list_municipalities, reference::change_connection,
+        notifications::list_notifications, notifications::resolve_notification,
     ),
     components(schemas(Problem, ProblemField)),
     modifiers(&BearerScheme),
@@ -28,6 +34,10 @@ prostitution and human trafficking. Every error is an RFC 9457 problem (applicat
         (name = "auth", description = "Sign in on a device, rotate its refresh token, sign out"),
         (name = "accounts", description = "The caller's own profile and device sessions (every role)"),
         (name = "admin", description = "Accounts and sessions (role admin)"),
+        (name = "shifts", description = "Arbetspass: logged by outreach workers, summarised for police liaisons and coordinators"),
+        (name = "encounters", description = "Påträffade personer: only the unit that logged them reads them"),
+        (name = "reference", description = "Units and municipalities"),
+        (name = "notifications", description = "Coordinators' tasks to inform municipalities that are not connected"),
     ),
 )]
 pub struct ApiDoc;

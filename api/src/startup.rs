@@ -162,6 +162,8 @@ fn problem_for_any_error<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorH
             "The request could not be understood.".into()
         },
         errors: Vec::new(),
+        current: None,
+        encounters: Vec::new(),
     };
     let mut builder = HttpResponse::build(status);
     for (name, value) in res.headers() {

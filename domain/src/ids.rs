@@ -55,6 +55,10 @@ uuid_id!(
     EncounterId
 );
 uuid_id!(
+    /// A coordinator's task to inform a municipality; named by the server.
+    NotificationId
+);
+uuid_id!(
     /// A staff member's account.
     UserId
 );

@@ -222,6 +222,36 @@ impl Municipality {
     pub fn connected_on(&self, day: NaiveDate) -> bool {
         connected_on(&self.connections, day)
     }
+
+    /// The history after a coordinator records that from `from` on the municipality is
+    /// (or is no longer) connected. Days before `from` keep their history; a connection
+    /// that runs up to the day before continues without a break.
+    pub fn with_change(&self, from: NaiveDate, connected: bool) -> Vec<ConnectionPeriod> {
+        let day_before = from.pred_opt();
+        let mut periods: Vec<ConnectionPeriod> = self
+            .connections
+            .iter()
+            .filter(|p| p.since < from)
+            .filter_map(|p| {
+                let until = match (p.until, day_before) {
+                    (Some(until), Some(before)) => Some(until.min(before)),
+                    (None, before) => before,
+                    (until, None) => until,
+                };
+                ConnectionPeriod::new(p.since, until).ok()
+            })
+            .collect();
+        if connected {
+            match periods.last_mut() {
+                Some(last) if last.until.is_some() && last.until == day_before => last.until = None,
+                _ => periods.push(ConnectionPeriod {
+                    since: from,
+                    until: None,
+                }),
+            }
+        }
+        periods
+    }
 }
 
 #[cfg(test)]
@@ -277,7 +307,46 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_change_applies_from_its_day_and_keeps_the_past() {
+        let municipality = |connections| Municipality {
+            code: "0127".parse().unwrap(),
+            connections,
+        };
+        let joined = municipality(vec![
+            ConnectionPeriod::new(day("2021-01-01"), None).unwrap(),
+        ]);
+        let left = joined.with_change(day("2026-07-01"), false);
+        assert_eq!(
+            left,
+            vec![ConnectionPeriod::new(day("2021-01-01"), Some(day("2026-06-30"))).unwrap()]
+        );
+        let rejoined = municipality(left.clone()).with_change(day("2026-07-01"), true);
+        assert_eq!(rejoined, joined.connections);
+        let later = municipality(left).with_change(day("2026-09-01"), true);
+        assert_eq!(later.len(), 2);
+        assert!(!connected_on(&later, day("2026-08-31")));
+        assert!(connected_on(&later, day("2026-09-01")));
+        let never = municipality(vec![]).with_change(day("2026-01-01"), false);
+        assert!(never.is_empty());
+    }
+
     proptest! {
+        #[test]
+        fn a_change_decides_every_day_from_its_date_and_no_day_before(
+            since in 0u64..3000, from in 0u64..3000, probe in 0u64..3000, connected in any::<bool>()
+        ) {
+            let start = NaiveDate::from_ymd_opt(2020, 1, 1).unwrap();
+            let at = |d: u64| start + chrono::Days::new(d);
+            let before = Municipality {
+                code: "0127".parse().unwrap(),
+                connections: vec![ConnectionPeriod::new(at(since), None).unwrap()],
+            };
+            let after = before.with_change(at(from), connected);
+            let expected = if probe >= from { connected } else { before.connected_on(at(probe)) };
+            prop_assert_eq!(connected_on(&after, at(probe)), expected);
+        }
+
         #[test]
         fn only_the_27_codes_parse(s in "[0-9]{4}") {
             let known = MUNICIPALITIES.iter().any(|(c, _)| *c == s);

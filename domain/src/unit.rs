@@ -8,6 +8,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::codes::Coded;
+
 /// A unit whose staff log shifts and encounters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -121,6 +123,26 @@ impl ReferralTarget {
 
     pub fn adults_only(self) -> bool {
         matches!(self, ReferralTarget::Unit(unit) if unit.adults_only())
+    }
+}
+
+impl Coded for Unit {
+    fn all() -> &'static [Self] {
+        &Unit::ALL
+    }
+
+    fn code(self) -> &'static str {
+        Unit::code(self)
+    }
+}
+
+impl Coded for ReferralTarget {
+    fn all() -> &'static [Self] {
+        &ReferralTarget::ALL
+    }
+
+    fn code(self) -> &'static str {
+        ReferralTarget::code(self)
     }
 }
 

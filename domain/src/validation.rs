@@ -49,3 +49,29 @@ impl From<FieldError> for ValidationErrors {
         Self(vec![error])
     }
 }
+
+/// Collects the errors of many fields parsed one by one, so the client hears of them all.
+#[derive(Debug, Default)]
+pub struct Collector(Vec<FieldError>);
+
+impl Collector {
+    pub fn take<T>(&mut self, result: Result<T, FieldError>) -> Option<T> {
+        result.map_err(|e| self.0.push(e)).ok()
+    }
+
+    pub fn take_all<T>(&mut self, result: Result<T, ValidationErrors>) -> Option<T> {
+        result.map_err(|e| self.0.extend(e.0)).ok()
+    }
+
+    pub fn push(&mut self, error: FieldError) {
+        self.0.push(error);
+    }
+
+    /// The value built from the parsed fields, unless any field failed.
+    pub fn finish<T>(self, value: Option<T>) -> Result<T, ValidationErrors> {
+        match value {
+            Some(value) if self.0.is_empty() => Ok(value),
+            _ => Err(ValidationErrors(self.0)),
+        }
+    }
+}

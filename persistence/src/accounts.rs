@@ -7,6 +7,7 @@ use faltlogg_domain::ids::{SessionId, UserId};
 use faltlogg_domain::unit::Unit;
 
 use crate::schema::{login_failures, refresh_tokens, sessions, users};
+use crate::stored::{corrupt, parse};
 use crate::{DbConnection, StoreError};
 
 /// An account as the API shows it, without its password hash.
@@ -82,19 +83,6 @@ fn assignment(role: &str, unit: Option<&str>) -> Result<Assignment, StoreError> 
     let role: Role = role.parse().map_err(corrupt)?;
     let unit: Option<Unit> = unit.map(parse).transpose()?;
     Assignment::new(role, unit).map_err(corrupt)
-}
-
-fn parse<T: std::str::FromStr>(s: &str) -> Result<T, StoreError> {
-    s.parse().map_err(|_| {
-        StoreError::Corrupt(format!(
-            "unparseable stored value of {}",
-            std::any::type_name::<T>()
-        ))
-    })
-}
-
-fn corrupt(error: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(error.to_string())
 }
 
 /// Adds an account. A name taken in any case is [`StoreError::Duplicate`].

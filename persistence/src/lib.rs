@@ -4,9 +4,14 @@
 pub mod accounts;
 mod connection;
 pub mod dialect;
+pub mod encounters;
 mod error;
+pub mod notifications;
 pub mod reference;
 pub mod schema;
+pub mod shifts;
+mod stored;
+pub mod write;
 
 pub use connection::{Backend, Database, DbConnection, PooledConnection};
 pub use error::StoreError;

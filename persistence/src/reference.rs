@@ -1,13 +1,16 @@
 //! Reference data: units, referral targets, municipalities and their connections.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
+use faltlogg_domain::ids::UserId;
 use faltlogg_domain::municipality::{ConnectionPeriod, Home, Municipality, MunicipalityCode};
 use faltlogg_domain::unit::{ReferralTarget, Unit};
 
 use crate::schema::{
-    municipalities, municipality_connections, referral_targets, special_homes, units,
+    municipalities, municipality_connection_changes, municipality_connections, referral_targets,
+    special_homes, units,
 };
+use crate::stored::{date, parse};
 use crate::{DbConnection, StoreError};
 
 pub fn units(conn: &mut DbConnection) -> Result<Vec<Unit>, StoreError> {
@@ -16,7 +19,7 @@ pub fn units(conn: &mut DbConnection) -> Result<Vec<Unit>, StoreError> {
         .order(units::code)
         .load::<String>(conn)?
         .iter()
-        .map(|code| parse_code(code))
+        .map(|code| parse(code))
         .collect()
 }
 
@@ -27,7 +30,7 @@ pub fn referral_targets(conn: &mut DbConnection) -> Result<Vec<ReferralTarget>, 
         .load(conn)?;
     rows.iter()
         .map(|(code, adults_only)| {
-            let target: ReferralTarget = parse_code(code)?;
+            let target: ReferralTarget = parse(code)?;
             // The rule lives in the domain; the column is for people reading the database.
             if target.adults_only() != *adults_only {
                 return Err(StoreError::Corrupt(format!("adults_only of {code}")));
@@ -55,7 +58,29 @@ pub fn municipalities(conn: &mut DbConnection) -> Result<Vec<Municipality>, Stor
         .select(municipalities::code)
         .order(municipalities::code)
         .load(conn)?;
-    let periods: Vec<(String, String, Option<String>)> = municipality_connections::table
+    let periods = connection_rows(conn, None)?;
+    codes
+        .iter()
+        .map(|code| municipality_of(code, &periods))
+        .collect()
+}
+
+/// One municipality with its connection history.
+pub fn municipality(
+    conn: &mut DbConnection,
+    code: MunicipalityCode,
+) -> Result<Municipality, StoreError> {
+    let periods = connection_rows(conn, Some(code))?;
+    municipality_of(code.as_str(), &periods)
+}
+
+type PeriodRow = (String, String, Option<String>);
+
+fn connection_rows(
+    conn: &mut DbConnection,
+    of: Option<MunicipalityCode>,
+) -> Result<Vec<PeriodRow>, StoreError> {
+    let mut query = municipality_connections::table
         .select((
             municipality_connections::municipality_code,
             municipality_connections::connected_since,
@@ -65,36 +90,62 @@ pub fn municipalities(conn: &mut DbConnection) -> Result<Vec<Municipality>, Stor
             municipality_connections::municipality_code,
             municipality_connections::connected_since,
         ))
-        .load(conn)?;
-    codes
+        .into_boxed();
+    if let Some(code) = of {
+        query = query.filter(municipality_connections::municipality_code.eq(code.as_str()));
+    }
+    Ok(query.load(conn)?)
+}
+
+fn municipality_of(code: &str, periods: &[PeriodRow]) -> Result<Municipality, StoreError> {
+    let connections = periods
         .iter()
-        .map(|code| {
-            let connections = periods
-                .iter()
-                .filter(|(of, _, _)| of == code)
-                .map(|(_, since, until)| {
-                    let since = parse_date(since)?;
-                    let until = until.as_deref().map(parse_date).transpose()?;
-                    ConnectionPeriod::new(since, until)
-                        .map_err(|e| StoreError::Corrupt(format!("connection of {code}: {e}")))
-                })
-                .collect::<Result<_, _>>()?;
-            Ok(Municipality {
-                code: parse_code(code)?,
-                connections,
-            })
+        .filter(|(of, _, _)| of == code)
+        .map(|(_, since, until)| {
+            let since = date(since)?;
+            let until = until.as_deref().map(date).transpose()?;
+            ConnectionPeriod::new(since, until)
+                .map_err(|e| StoreError::Corrupt(format!("connection of {code}: {e}")))
         })
-        .collect()
+        .collect::<Result<_, _>>()?;
+    Ok(Municipality {
+        code: parse(code)?,
+        connections,
+    })
 }
 
-fn parse_code<T: std::str::FromStr>(code: &str) -> Result<T, StoreError> {
-    code.parse()
-        .map_err(|_| StoreError::Corrupt(format!("unknown code {code}")))
-}
-
-fn parse_date(day: &str) -> Result<NaiveDate, StoreError> {
-    day.parse()
-        .map_err(|_| StoreError::Corrupt(format!("date {day}")))
+/// Records a coordinator's dated change of a municipality's connection: the history is
+/// rewritten from that day on, and the change itself is kept with who made it.
+pub fn change_connection(
+    conn: &mut DbConnection,
+    code: MunicipalityCode,
+    from: NaiveDate,
+    connected: bool,
+    by: UserId,
+    now: DateTime<Utc>,
+) -> Result<Municipality, StoreError> {
+    crate::dialect::write_transaction(conn, |conn| {
+        let history = municipality(conn, code)?.with_change(from, connected);
+        diesel::delete(
+            municipality_connections::table
+                .filter(municipality_connections::municipality_code.eq(code.as_str())),
+        )
+        .execute(conn)?;
+        for period in &history {
+            record_connection(conn, code, period, now.naive_utc())?;
+        }
+        diesel::insert_into(municipality_connection_changes::table)
+            .values((
+                municipality_connection_changes::id.eq(uuid::Uuid::new_v4().to_string()),
+                municipality_connection_changes::municipality_code.eq(code.as_str()),
+                municipality_connection_changes::effective_from.eq(from.to_string()),
+                municipality_connection_changes::connected.eq(connected),
+                municipality_connection_changes::recorded_by.eq(by.to_string()),
+                municipality_connection_changes::recorded_at.eq(now.naive_utc()),
+            ))
+            .execute(conn)?;
+        municipality(conn, code)
+    })
 }
 
 /// Records a span of connection to the county offer. A span that starts on the same day

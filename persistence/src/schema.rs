@@ -100,3 +100,132 @@ diesel::table! {
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::allow_tables_to_appear_in_same_query!(users, sessions, refresh_tokens, units);
+
+diesel::table! {
+    shifts (id) {
+        id -> Text,
+        kind -> Text,
+        with_police -> Bool,
+        police_operation -> Nullable<Text>,
+        area -> Nullable<Text>,
+        started_at -> Timestamp,
+        started_at_sent -> Text,
+        ended_at_sent -> Nullable<Text>,
+        status -> Text,
+        created_by -> Text,
+        closed_at -> Nullable<Timestamp>,
+        closed_by -> Nullable<Text>,
+        reviewed_at -> Nullable<Timestamp>,
+        reviewed_by -> Nullable<Text>,
+        review_comment -> Nullable<Text>,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    shift_units (shift_id, unit_code) {
+        shift_id -> Text,
+        unit_code -> Text,
+    }
+}
+
+diesel::table! {
+    encounters (id) {
+        id -> Text,
+        shift_id -> Text,
+        unit_code -> Text,
+        logged_by -> Text,
+        occurred_at -> Timestamp,
+        occurred_at_sent -> Text,
+        role -> Text,
+        age_group -> Text,
+        age_years -> Nullable<Integer>,
+        age_estimated -> Bool,
+        gender -> Text,
+        home_municipality -> Text,
+        home_country -> Nullable<Text>,
+        pseudonym -> Nullable<Text>,
+        trafficking_suspected -> Bool,
+        self_harm -> Bool,
+        support_offered -> Bool,
+        support_response -> Nullable<Text>,
+        guardian_contacted_at_sent -> Nullable<Text>,
+        guardian_not_contacted_reason -> Nullable<Text>,
+        concern_filed_at_sent -> Nullable<Text>,
+        concern_municipality -> Nullable<Text>,
+        concern_filed_by_unit -> Nullable<Text>,
+        notes -> Nullable<Text>,
+        late_entry -> Bool,
+        lacks_safeguarding -> Bool,
+        voided_at -> Nullable<Timestamp>,
+        voided_by -> Nullable<Text>,
+        void_reason -> Nullable<Text>,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    encounter_referrals (encounter_id, position) {
+        encounter_id -> Text,
+        position -> Integer,
+        target -> Text,
+        at_sent -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    amendments (id) {
+        id -> Text,
+        record_type -> Text,
+        record_id -> Text,
+        version -> BigInt,
+        reason -> Text,
+        user_id -> Text,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    municipality_notifications (id) {
+        id -> Text,
+        encounter_id -> Text,
+        municipality_code -> Text,
+        occurred_on -> Text,
+        role -> Text,
+        age_group -> Text,
+        status -> Text,
+        method -> Nullable<Text>,
+        note -> Nullable<Text>,
+        resolved_at -> Nullable<Timestamp>,
+        resolved_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    municipality_connection_changes (id) {
+        id -> Text,
+        municipality_code -> Text,
+        effective_from -> Text,
+        connected -> Bool,
+        recorded_by -> Text,
+        recorded_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(shift_units -> shifts (shift_id));
+diesel::joinable!(encounters -> shifts (shift_id));
+diesel::joinable!(encounter_referrals -> encounters (encounter_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    shifts,
+    shift_units,
+    encounters,
+    encounter_referrals,
+    municipality_notifications,
+    users,
+);

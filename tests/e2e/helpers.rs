@@ -241,6 +241,60 @@ impl TestApp {
         .id
     }
 
+    /// Adds an account and signs it in: its access token.
+    pub async fn token_for(&self, username: &str, role: Role, unit: Option<Unit>) -> String {
+        self.add_user(username, role, unit);
+        self.login(username).await.access_token
+    }
+
+    /// Sends JSON with a token and, when given, `If-Match: "<version>"`.
+    pub async fn send_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: &serde_json::Value,
+        if_match: Option<i64>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(token)
+            .json(body);
+        if let Some(version) = if_match {
+            request = request.header("If-Match", format!("\"{version}\""));
+        }
+        request.send().await.unwrap()
+    }
+
+    pub async fn put_json(
+        &self,
+        path: &str,
+        token: &str,
+        body: &serde_json::Value,
+        if_match: Option<i64>,
+    ) -> reqwest::Response {
+        self.send_json(reqwest::Method::PUT, path, token, body, if_match)
+            .await
+    }
+
+    pub async fn post_json(
+        &self,
+        path: &str,
+        token: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        self.send_json(reqwest::Method::POST, path, token, body, None)
+            .await
+    }
+
+    /// GETs JSON that must be there (200).
+    pub async fn get_ok(&self, path: &str, token: &str) -> serde_json::Value {
+        let response = self.get_as(path, token).await;
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.unwrap()
+    }
+
     pub async fn login_response(&self, username: &str, password: &str) -> reqwest::Response {
         self.client
             .post(self.url("/api/v1/auth/login"))

@@ -7,5 +7,7 @@ mod helpers;
 mod auth;
 mod cli;
 mod contract;
+mod fieldlog;
 mod http;
+mod notifications;
 mod storage;

@@ -15,6 +15,7 @@ on_both_backends!(
     reference_data_is_seeded_as_the_design_lists_it,
     a_failed_write_transaction_leaves_nothing,
     a_duplicate_key_is_a_domain_outcome,
+    a_create_that_loses_the_race_for_its_id_is_answered_as_a_retry,
 );
 
 fn day(s: &str) -> NaiveDate {
@@ -188,4 +189,118 @@ async fn a_duplicate_key_is_a_domain_outcome(db: Db) {
     let result =
         reference::record_connection(&mut conn, solna, &seeded, chrono::Utc::now().naive_utc());
     assert!(matches!(result, Err(StoreError::Duplicate)), "{result:?}");
+}
+
+/// Two phones create one encounter at once: the second's INSERT waits on the first's
+/// uncommitted row and then hits the unique key. It must end as a retry, not a failure.
+async fn a_create_that_loses_the_race_for_its_id_is_answered_as_a_retry(db: Db) {
+    use faltlogg_domain::account::{Assignment, Role, Username};
+    use faltlogg_domain::encounter::{
+        AgeGroup, Context, EncounterDraft, EncounterFields, Gender, PersonRole,
+    };
+    use faltlogg_domain::ids::{EncounterId, ShiftId};
+    use faltlogg_domain::shift::{ShiftDraft, ShiftFields, ShiftKind};
+    use faltlogg_domain::time::DeviceTime;
+    use faltlogg_domain::write::Applied;
+    use faltlogg_persistence::write::Writer;
+    use faltlogg_persistence::{accounts, encounters, shifts};
+
+    let test_db = TestDb::create(&db);
+    let database = test_db.connect();
+    database.migrate().unwrap();
+    let now = chrono::Utc::now();
+    let user = accounts::insert_user(
+        &mut database.get().unwrap(),
+        &Username::parse("mika1").unwrap(),
+        Assignment::new(Role::OutreachWorker, Some(Unit::Mika)).unwrap(),
+        "not-a-hash",
+        now,
+    )
+    .unwrap();
+    let writer = Writer {
+        user_id: user.id,
+        unit: Unit::Mika,
+    };
+    let started = DeviceTime::parse("started_at", "2026-11-28T20:00:00+01:00").unwrap();
+    let shift = ShiftDraft::new(ShiftFields {
+        kind: ShiftKind::Raid,
+        with_police: true,
+        police_operation: None,
+        area: None,
+        started_at: started,
+        ended_at: None,
+        units: vec![Unit::Mika],
+    })
+    .unwrap();
+    let shift_id = ShiftId::new_random();
+    shifts::put(
+        &mut database.get().unwrap(),
+        &writer,
+        shift_id,
+        &shift,
+        None,
+        None,
+        now,
+    )
+    .unwrap();
+    let draft = EncounterDraft::new(
+        EncounterFields {
+            shift_id,
+            occurred_at: started,
+            role: PersonRole::Selling,
+            age_group: AgeGroup::Adult,
+            age_years: None,
+            age_estimated: false,
+            gender: Gender::Female,
+            home: Home::Unknown,
+            pseudonym: None,
+            trafficking_suspected: false,
+            self_harm: false,
+            support_offered: true,
+            support_response: None,
+            referrals: vec![],
+            guardian_contacted_at: None,
+            guardian_not_contacted_reason: None,
+            concern_report: None,
+            notes: None,
+        },
+        &Context {
+            now,
+            notes_enabled: true,
+        },
+    )
+    .unwrap();
+    let id = EncounterId::new_random();
+
+    let mut first = database.get().unwrap();
+    let (started_tx, wait_for_first) = std::sync::mpsc::channel();
+    let second = {
+        let database = test_db.connect();
+        let draft = draft.clone();
+        std::thread::spawn(move || {
+            wait_for_first.recv().unwrap();
+            let mut conn = database.get().unwrap();
+            encounters::put(
+                &mut conn,
+                &writer,
+                id,
+                &draft,
+                None,
+                None,
+                chrono::Utc::now(),
+            )
+            .map(|(applied, _)| applied)
+            .map_err(|e| e.to_string())
+        })
+    };
+    // The first create stays uncommitted while the second one starts and blocks on it.
+    dialect::write_transaction(&mut first, |conn| {
+        let created = encounters::put(conn, &writer, id, &draft, None, None, now).unwrap();
+        assert_eq!(created.0, Applied::Created);
+        started_tx.send(()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        Ok::<_, StoreError>(())
+    })
+    .unwrap();
+    assert_eq!(second.join().unwrap(), Ok(Applied::Unchanged));
 }

@@ -37,6 +37,30 @@ impl Policy for Admins {
     const ROLES: &'static [Role] = &[Role::Admin];
 }
 
+/// Outreach workers: the only role that writes the field log and reads encounter details.
+pub struct OutreachWorkers;
+impl Policy for OutreachWorkers {
+    const ROLES: &'static [Role] = &[Role::OutreachWorker];
+}
+
+/// The roles that see shifts and their summaries (counts only), each within its scope.
+pub struct ShiftReaders;
+impl Policy for ShiftReaders {
+    const ROLES: &'static [Role] = &[Role::OutreachWorker, Role::PoliceLiaison, Role::Coordinator];
+}
+
+/// Police liaisons: they acknowledge the summaries of shifts with police.
+pub struct PoliceLiaisons;
+impl Policy for PoliceLiaisons {
+    const ROLES: &'static [Role] = &[Role::PoliceLiaison];
+}
+
+/// Coordinators: municipality connections and notifications.
+pub struct Coordinators;
+impl Policy for Coordinators {
+    const ROLES: &'static [Role] = &[Role::Coordinator];
+}
+
 /// An authenticated caller whose role the policy `P` admits.
 pub struct Auth<P: Policy> {
     pub principal: Principal,

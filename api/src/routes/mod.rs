@@ -2,7 +2,11 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod encounters;
 pub mod health;
+pub mod notifications;
+pub mod reference;
+pub mod shifts;
 pub mod spec;
 
 use actix_web::http::Method;
@@ -77,6 +81,64 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         (
             "/api/v1/admin/sessions/{id}",
             vec![(Method::DELETE, web::to(accounts::revoke_session))],
+        ),
+        (
+            "/api/v1/shifts",
+            vec![(Method::GET, web::to(shifts::list_shifts))],
+        ),
+        (
+            "/api/v1/shifts/{id}",
+            vec![
+                (Method::GET, web::to(shifts::get_shift)),
+                (Method::PUT, web::to(shifts::put_shift)),
+            ],
+        ),
+        (
+            "/api/v1/shifts/{id}/close",
+            vec![(Method::POST, web::to(shifts::close_shift))],
+        ),
+        (
+            "/api/v1/shifts/{id}/summary",
+            vec![(Method::GET, web::to(shifts::shift_summary))],
+        ),
+        (
+            "/api/v1/shifts/{id}/review",
+            vec![(Method::POST, web::to(shifts::review_shift))],
+        ),
+        (
+            "/api/v1/shifts/{id}/encounters",
+            vec![(Method::GET, web::to(encounters::list_encounters))],
+        ),
+        (
+            "/api/v1/encounters/{id}",
+            vec![
+                (Method::GET, web::to(encounters::get_encounter)),
+                (Method::PUT, web::to(encounters::put_encounter)),
+            ],
+        ),
+        (
+            "/api/v1/encounters/{id}/void",
+            vec![(Method::POST, web::to(encounters::void_encounter))],
+        ),
+        (
+            "/api/v1/units",
+            vec![(Method::GET, web::to(reference::list_units))],
+        ),
+        (
+            "/api/v1/municipalities",
+            vec![(Method::GET, web::to(reference::list_municipalities))],
+        ),
+        (
+            "/api/v1/municipalities/{code}/connection",
+            vec![(Method::PUT, web::to(reference::change_connection))],
+        ),
+        (
+            "/api/v1/municipality-notifications",
+            vec![(Method::GET, web::to(notifications::list_notifications))],
+        ),
+        (
+            "/api/v1/municipality-notifications/{id}/resolve",
+            vec![(Method::POST, web::to(notifications::resolve_notification))],
         ),
     ];
     for (path, methods) in routes {

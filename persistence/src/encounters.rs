@@ -1,0 +1,479 @@
+//! Encounters: the one write path for each change of an encounter (create, update,
+//! amendment, void), with its municipality notification in the same transaction.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use faltlogg_domain::FieldError;
+use faltlogg_domain::access::ShiftScope;
+use faltlogg_domain::codes::Coded;
+use faltlogg_domain::encounter::{
+    AgeYears, ConcernReport, Encounter, EncounterDraft, EncounterFields, Referral, Void,
+};
+use faltlogg_domain::ids::{EncounterId, ShiftId};
+use faltlogg_domain::municipality::Home;
+use faltlogg_domain::notification;
+use faltlogg_domain::shift::{Shift, ShiftStatus};
+use faltlogg_domain::text::FreeText;
+use faltlogg_domain::unit::Unit;
+use faltlogg_domain::write::{Applied, Conflict, Refusal};
+
+use crate::dialect::write_transaction;
+use crate::schema::{encounter_referrals, encounters};
+use crate::stored::{coded, corrupt, opt, parse, text, time};
+use crate::write::{
+    WriteError, Writer, is_retry, record_amendment, require_amendment_reason, retrying_duplicate,
+};
+use crate::{DbConnection, StoreError, notifications, reference, shifts};
+
+#[derive(Queryable)]
+struct Row {
+    id: String,
+    shift_id: String,
+    unit_code: String,
+    logged_by: String,
+    _occurred_at: NaiveDateTime,
+    occurred_at_sent: String,
+    role: String,
+    age_group: String,
+    age_years: Option<i32>,
+    age_estimated: bool,
+    gender: String,
+    home_municipality: String,
+    home_country: Option<String>,
+    pseudonym: Option<String>,
+    trafficking_suspected: bool,
+    self_harm: bool,
+    support_offered: bool,
+    support_response: Option<String>,
+    guardian_contacted_at_sent: Option<String>,
+    guardian_not_contacted_reason: Option<String>,
+    concern_filed_at_sent: Option<String>,
+    concern_municipality: Option<String>,
+    concern_filed_by_unit: Option<String>,
+    notes: Option<String>,
+    late_entry: bool,
+    _lacks_safeguarding: bool,
+    voided_at: Option<NaiveDateTime>,
+    voided_by: Option<String>,
+    void_reason: Option<String>,
+    version: i64,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+/// The columns a draft decides; written alike on create and update.
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = encounters, treat_none_as_null = true)]
+struct Values<'a> {
+    shift_id: String,
+    occurred_at: NaiveDateTime,
+    occurred_at_sent: String,
+    role: &'static str,
+    age_group: &'static str,
+    age_years: Option<i32>,
+    age_estimated: bool,
+    gender: &'static str,
+    home_municipality: &'static str,
+    home_country: Option<&'a str>,
+    pseudonym: Option<&'a str>,
+    trafficking_suspected: bool,
+    self_harm: bool,
+    support_offered: bool,
+    support_response: Option<&'static str>,
+    guardian_contacted_at_sent: Option<String>,
+    guardian_not_contacted_reason: Option<&'a str>,
+    concern_filed_at_sent: Option<String>,
+    concern_municipality: Option<&'static str>,
+    concern_filed_by_unit: Option<&'static str>,
+    notes: Option<&'a str>,
+    lacks_safeguarding: bool,
+}
+
+fn values(draft: &EncounterDraft) -> Values<'_> {
+    let f = draft.fields();
+    let (concern_filed_at_sent, concern_municipality, concern_filed_by_unit) =
+        match f.concern_report {
+            Some(ConcernReport::Filed {
+                filed_at,
+                municipality,
+            }) => (
+                Some(filed_at.to_string()),
+                Some(municipality.as_str()),
+                None,
+            ),
+            Some(ConcernReport::FiledByUnit(unit)) => (None, None, Some(unit.code())),
+            None => (None, None, None),
+        };
+    Values {
+        shift_id: f.shift_id.to_string(),
+        occurred_at: f.occurred_at.utc().naive_utc(),
+        occurred_at_sent: f.occurred_at.to_string(),
+        role: f.role.code(),
+        age_group: f.age_group.code(),
+        age_years: f.age_years.map(|a| i32::from(a.get())),
+        age_estimated: f.age_estimated,
+        gender: f.gender.code(),
+        home_municipality: f.home.code(),
+        home_country: match &f.home {
+            Home::Abroad(Some(country)) => Some(country.as_str()),
+            _ => None,
+        },
+        pseudonym: f.pseudonym.as_ref().map(FreeText::as_str),
+        trafficking_suspected: f.trafficking_suspected,
+        self_harm: f.self_harm,
+        support_offered: f.support_offered,
+        support_response: f.support_response.map(|r| r.code()),
+        guardian_contacted_at_sent: f.guardian_contacted_at.map(|t| t.to_string()),
+        guardian_not_contacted_reason: f
+            .guardian_not_contacted_reason
+            .as_ref()
+            .map(FreeText::as_str),
+        concern_filed_at_sent,
+        concern_municipality,
+        concern_filed_by_unit,
+        notes: f.notes.as_ref().map(FreeText::as_str),
+        lacks_safeguarding: draft.lacks_safeguarding(),
+    }
+}
+
+fn from_row(row: Row, referrals: Vec<Referral>) -> Result<Encounter, StoreError> {
+    let concern_report = match (
+        row.concern_filed_at_sent,
+        row.concern_municipality,
+        row.concern_filed_by_unit,
+    ) {
+        (Some(at), Some(code), None) => Some(ConcernReport::Filed {
+            filed_at: time(&at)?,
+            municipality: parse(&code)?,
+        }),
+        (None, None, Some(unit)) => Some(ConcernReport::FiledByUnit(coded(&unit)?)),
+        (None, None, None) => None,
+        _ => return Err(corrupt("concern report columns")),
+    };
+    let fields = EncounterFields {
+        shift_id: parse(&row.shift_id)?,
+        occurred_at: time(&row.occurred_at_sent)?,
+        role: coded(&row.role)?,
+        age_group: coded(&row.age_group)?,
+        age_years: row
+            .age_years
+            .map(|y| AgeYears::parse("age_years", i64::from(y)))
+            .transpose()
+            .map_err(corrupt)?,
+        age_estimated: row.age_estimated,
+        gender: coded(&row.gender)?,
+        home: Home::parse(&row.home_municipality, row.home_country.as_deref()).map_err(corrupt)?,
+        pseudonym: opt(row.pseudonym.as_deref(), text)?,
+        trafficking_suspected: row.trafficking_suspected,
+        self_harm: row.self_harm,
+        support_offered: row.support_offered,
+        support_response: opt(row.support_response.as_deref(), coded)?,
+        referrals,
+        guardian_contacted_at: opt(row.guardian_contacted_at_sent.as_deref(), time)?,
+        guardian_not_contacted_reason: opt(row.guardian_not_contacted_reason.as_deref(), text)?,
+        concern_report,
+        notes: opt(row.notes.as_deref(), text)?,
+    };
+    let void = match (row.voided_at, row.voided_by, row.void_reason) {
+        (Some(at), Some(by), Some(reason)) => Some(Void {
+            at: at.and_utc(),
+            by: parse(&by)?,
+            reason: text(&reason)?,
+        }),
+        _ => None,
+    };
+    Ok(Encounter {
+        id: parse(&row.id)?,
+        draft: EncounterDraft::from_storage(fields).map_err(corrupt)?,
+        unit: coded(&row.unit_code)?,
+        logged_by: parse(&row.logged_by)?,
+        late_entry: row.late_entry,
+        void,
+        version: row.version,
+        created_at: row.created_at.and_utc(),
+        updated_at: row.updated_at.and_utc(),
+    })
+}
+
+/// Turns rows into encounters, with the referrals of all of them in one query.
+fn hydrate(conn: &mut DbConnection, rows: Vec<Row>) -> Result<Vec<Encounter>, StoreError> {
+    let ids: Vec<&String> = rows.iter().map(|row| &row.id).collect();
+    let mut referrals: HashMap<String, Vec<Referral>> = HashMap::new();
+    for (encounter, target, at) in encounter_referrals::table
+        .filter(encounter_referrals::encounter_id.eq_any(&ids))
+        .order((
+            encounter_referrals::encounter_id,
+            encounter_referrals::position,
+        ))
+        .select((
+            encounter_referrals::encounter_id,
+            encounter_referrals::target,
+            encounter_referrals::at_sent,
+        ))
+        .load::<(String, String, Option<String>)>(conn)?
+    {
+        referrals.entry(encounter).or_default().push(Referral {
+            target: coded(&target)?,
+            at: opt(at.as_deref(), time)?,
+        });
+    }
+    rows.into_iter()
+        .map(|row| {
+            let of_row = referrals.remove(&row.id).unwrap_or_default();
+            from_row(row, of_row)
+        })
+        .collect()
+}
+
+pub fn get(conn: &mut DbConnection, id: EncounterId) -> Result<Option<Encounter>, StoreError> {
+    let rows: Vec<Row> = encounters::table
+        .filter(encounters::id.eq(id.to_string()))
+        .select(encounters::all_columns)
+        .load(conn)?;
+    Ok(hydrate(conn, rows)?.pop())
+}
+
+/// The encounter, when it is the unit's; otherwise it does not exist for the caller.
+pub fn get_of_unit(
+    conn: &mut DbConnection,
+    unit: Unit,
+    id: EncounterId,
+) -> Result<Encounter, StoreError> {
+    get(conn, id)?
+        .filter(|encounter| encounter.unit == unit)
+        .ok_or(StoreError::NotFound)
+}
+
+/// Where the previous page ended: in order of occurrence, then id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EncounterCursor {
+    pub occurred_at: DateTime<Utc>,
+    pub id: EncounterId,
+}
+
+/// The unit's encounters in a shift, voided ones included (marked), in order of occurrence.
+pub fn list_in_shift(
+    conn: &mut DbConnection,
+    unit: Unit,
+    shift: ShiftId,
+    after: Option<EncounterCursor>,
+    limit: i64,
+) -> Result<Vec<Encounter>, StoreError> {
+    let mut query = encounters::table
+        .filter(encounters::shift_id.eq(shift.to_string()))
+        .filter(encounters::unit_code.eq(unit.code()))
+        .select(encounters::all_columns)
+        .into_boxed();
+    if let Some(cursor) = after {
+        let at = cursor.occurred_at.naive_utc();
+        query = query.filter(
+            encounters::occurred_at.gt(at).or(encounters::occurred_at
+                .eq(at)
+                .and(encounters::id.gt(cursor.id.to_string()))),
+        );
+    }
+    let rows: Vec<Row> = query
+        .order((encounters::occurred_at.asc(), encounters::id.asc()))
+        .limit(limit)
+        .load(conn)?;
+    hydrate(conn, rows)
+}
+
+/// The shift an encounter is written into: it must exist and have the writer's unit.
+fn shift_for(
+    conn: &mut DbConnection,
+    writer: &Writer,
+    id: ShiftId,
+) -> Result<Shift, WriteError<Encounter>> {
+    shifts::get(conn, id)?
+        .filter(|shift| ShiftScope::Unit(writer.unit).admits(shift))
+        .ok_or_else(|| {
+            Refusal::Invalid(
+                FieldError::new(
+                    "shift_id",
+                    "unknown_shift",
+                    "no shift with this id that your unit takes part in",
+                )
+                .into(),
+            )
+            .into()
+        })
+}
+
+/// Creates or updates an encounter (PUT). A new encounter for a closed shift is a late
+/// entry; a change to one in a closed shift is an amendment and needs its reason.
+pub fn put(
+    conn: &mut DbConnection,
+    writer: &Writer,
+    id: EncounterId,
+    draft: &EncounterDraft,
+    if_match: Option<i64>,
+    amendment_reason: Option<&FreeText>,
+    now: DateTime<Utc>,
+) -> Result<(Applied, Encounter), WriteError<Encounter>> {
+    retrying_duplicate(|| {
+        write_transaction(conn, |conn| {
+            let applied = match get(conn, id)? {
+                None => {
+                    let shift = shift_for(conn, writer, draft.shift_id())?;
+                    diesel::insert_into(encounters::table)
+                        .values((
+                            values(draft),
+                            encounters::id.eq(id.to_string()),
+                            encounters::unit_code.eq(writer.unit.code()),
+                            encounters::logged_by.eq(writer.user_id.to_string()),
+                            encounters::late_entry.eq(shift.status == ShiftStatus::Closed),
+                            encounters::version.eq(1i64),
+                            encounters::created_at.eq(now.naive_utc()),
+                            encounters::updated_at.eq(now.naive_utc()),
+                        ))
+                        .execute(conn)?;
+                    write_referrals(conn, id, draft)?;
+                    follow_with_notification(conn, id, &shift, Some(draft), now)?;
+                    Applied::Created
+                }
+                Some(stored) => {
+                    if stored.unit != writer.unit {
+                        return Err(Refusal::NotFound.into());
+                    }
+                    if is_retry(&stored, &stored.draft, stored.version, draft, if_match)? {
+                        return Ok((Applied::Unchanged, stored));
+                    }
+                    if stored.void.is_some() {
+                        return Err(Refusal::Conflict(Conflict::Voided).into());
+                    }
+                    if stored.draft.shift_id() != draft.shift_id() {
+                        return Err(Refusal::Invalid(
+                            FieldError::new(
+                                "shift_id",
+                                "immutable",
+                                "an encounter stays in the shift it was logged in",
+                            )
+                            .into(),
+                        )
+                        .into());
+                    }
+                    let shift = shift_for(conn, writer, draft.shift_id())?;
+                    require_amendment_reason(
+                        shift.status == ShiftStatus::Closed,
+                        amendment_reason,
+                    )?;
+                    let changed = diesel::update(
+                        encounters::table
+                            .filter(encounters::id.eq(id.to_string()))
+                            .filter(encounters::version.eq(stored.version)),
+                    )
+                    .set((
+                        values(draft),
+                        encounters::version.eq(stored.version + 1),
+                        encounters::updated_at.eq(now.naive_utc()),
+                    ))
+                    .execute(conn)?;
+                    if changed == 0 {
+                        return Err(WriteError::Stale(Box::new(stored)));
+                    }
+                    write_referrals(conn, id, draft)?;
+                    if let Some(reason) = amendment_reason {
+                        record_amendment(
+                            conn,
+                            "encounter",
+                            &id.to_string(),
+                            stored.version + 1,
+                            reason,
+                            writer.user_id,
+                            now,
+                        )?;
+                    }
+                    follow_with_notification(conn, id, &shift, Some(draft), now)?;
+                    Applied::Updated
+                }
+            };
+            Ok((applied, get(conn, id)?.ok_or(StoreError::NotFound)?))
+        })
+    })
+}
+
+fn write_referrals(
+    conn: &mut DbConnection,
+    id: EncounterId,
+    draft: &EncounterDraft,
+) -> Result<(), StoreError> {
+    diesel::delete(
+        encounter_referrals::table.filter(encounter_referrals::encounter_id.eq(id.to_string())),
+    )
+    .execute(conn)?;
+    // One row at a time: diesel's MultiConnection has no multi-row INSERT.
+    for (position, referral) in (0i32..).zip(&draft.fields().referrals) {
+        diesel::insert_into(encounter_referrals::table)
+            .values((
+                encounter_referrals::encounter_id.eq(id.to_string()),
+                encounter_referrals::position.eq(position),
+                encounter_referrals::target.eq(referral.target.code()),
+                encounter_referrals::at_sent.eq(referral.at.map(|t| t.to_string())),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// `draft` is `None` once the encounter is voided: no notification is due any more.
+fn follow_with_notification(
+    conn: &mut DbConnection,
+    id: EncounterId,
+    shift: &Shift,
+    draft: Option<&EncounterDraft>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let due = match draft {
+        Some(draft) => match draft.fields().home {
+            Home::Municipality(code) => {
+                let history = reference::municipality(conn, code)?.connections;
+                notification::due(shift.draft.kind(), draft, &history)
+            }
+            _ => None,
+        },
+        None => None,
+    };
+    notifications::follow_encounter(conn, id, due, now)
+}
+
+/// Voids an encounter: kept, marked, out of every count, its open notification withdrawn.
+/// Voiding a voided encounter again is a retry.
+pub fn void(
+    conn: &mut DbConnection,
+    writer: &Writer,
+    id: EncounterId,
+    reason: &FreeText,
+    now: DateTime<Utc>,
+) -> Result<(Applied, Encounter), WriteError<Encounter>> {
+    write_transaction(conn, |conn| {
+        let stored = get_of_unit(conn, writer.unit, id)?;
+        if stored.void.is_some() {
+            return Ok((Applied::Unchanged, stored));
+        }
+        let changed = diesel::update(
+            encounters::table
+                .filter(encounters::id.eq(id.to_string()))
+                .filter(encounters::version.eq(stored.version)),
+        )
+        .set((
+            encounters::voided_at.eq(Some(now.naive_utc())),
+            encounters::voided_by.eq(Some(writer.user_id.to_string())),
+            encounters::void_reason.eq(Some(reason.as_str())),
+            encounters::version.eq(stored.version + 1),
+            encounters::updated_at.eq(now.naive_utc()),
+        ))
+        .execute(conn)?;
+        if changed == 0 {
+            return Err(WriteError::Stale(Box::new(stored)));
+        }
+        let shift = shifts::get(conn, stored.draft.shift_id())?.ok_or(StoreError::NotFound)?;
+        follow_with_notification(conn, id, &shift, None, now)?;
+        Ok((
+            Applied::Updated,
+            get(conn, id)?.ok_or(StoreError::NotFound)?,
+        ))
+    })
+}
