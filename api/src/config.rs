@@ -34,6 +34,8 @@ pub struct Config {
     pub trusted_proxies: Vec<IpAddr>,
     /// Whether encounters may carry free-text notes.
     pub notes_enabled: bool,
+    /// How long a closed shift stays on its units' devices.
+    pub device_window: chrono::Duration,
 }
 
 /// A variable that is set but unusable; start-up stops with this message.
@@ -112,6 +114,11 @@ const VARIABLES: &[Variable] = &[
         name: "FALTLOGG_NOTES_ENABLED",
         default: "true",
         meaning: "false refuses free-text notes on encounters (an installation's choice)",
+    },
+    Variable {
+        name: "FALTLOGG_DEVICE_WINDOW_DAYS",
+        default: "2",
+        meaning: "days a closed shift stays on its units' phones, 1 to 60",
     },
 ];
 
@@ -207,6 +214,16 @@ impl Config {
             session_lifetime,
             trusted_proxies,
             notes_enabled: parse_or("FALTLOGG_NOTES_ENABLED", get, true)?,
+            device_window: {
+                let days: i64 = parse_or("FALTLOGG_DEVICE_WINDOW_DAYS", get, 2)?;
+                if !(1..=60).contains(&days) {
+                    return Err(invalid(
+                        "FALTLOGG_DEVICE_WINDOW_DAYS",
+                        "must be between 1 and 60 days",
+                    ));
+                }
+                chrono::Duration::days(days)
+            },
         })
     }
 
@@ -274,6 +291,7 @@ mod tests {
             ("FALTLOGG_SESSION_LIFETIME", "forever"),
             ("FALTLOGG_TRUSTED_PROXIES", "10.0.0.1,proxy"),
             ("FALTLOGG_NOTES_ENABLED", "nej"),
+            ("FALTLOGG_DEVICE_WINDOW_DAYS", "0"),
         ] {
             let error = Config::from_vars(vars(&[(name, value)])).unwrap_err();
             assert_eq!(error.variable, name);

@@ -51,14 +51,21 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
 /// from the body reaches the answer or the log.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(deserializer).map_err(|error| {
-        let path = error.path().to_string();
-        let inner = error.into_inner();
-        ApiError::MalformedJson {
-            field: if path == "." { String::new() } else { path },
-            message: scrub(&inner),
-        }
-    })
+    serde_path_to_error::deserialize(deserializer).map_err(malformed)
+}
+
+/// The same, from JSON already parsed (an item of a batch).
+pub fn parse_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(malformed)
+}
+
+fn malformed(error: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let path = error.path().to_string();
+    let inner = error.into_inner();
+    ApiError::MalformedJson {
+        field: if path == "." { String::new() } else { path },
+        message: scrub(&inner),
+    }
 }
 
 /// Serde quotes the offending string in "invalid value" messages; keep only the

@@ -4,7 +4,9 @@
 use utoipa::OpenApi;
 
 use crate::error::{Problem, ProblemField};
-use crate::routes::{accounts, auth, encounters, health, notifications, reference, shifts, spec};
+use crate::routes::{
+    accounts, auth, encounters, health, notifications, reference, shifts, spec, sync,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -26,6 +28,7 @@ prostitution and human trafficking. Every error is an RFC 9457 problem (applicat
         encounters::void_encounter,
         reference::list_units, reference::list_municipalities, reference::change_connection,
         notifications::list_notifications, notifications::resolve_notification,
+        sync::push, sync::pull,
     ),
     components(schemas(Problem, ProblemField)),
     modifiers(&BearerScheme),
@@ -38,6 +41,7 @@ prostitution and human trafficking. Every error is an RFC 9457 problem (applicat
         (name = "encounters", description = "Påträffade personer: only the unit that logged them reads them"),
         (name = "reference", description = "Units and municipalities"),
         (name = "notifications", description = "Coordinators' tasks to inform municipalities that are not connected"),
+        (name = "sync", description = "Offline phones: batch push and a change feed that never skips"),
     ),
 )]
 pub struct ApiDoc;

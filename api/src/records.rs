@@ -11,6 +11,12 @@ use serde::Serialize;
 
 use crate::error::ApiError;
 
+/// The server's clock for records: cut to microseconds like every stored instant, so
+/// list cursors compare equal on both backends.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    faltlogg_domain::time::to_micros(chrono::Utc::now())
+}
+
 /// The version an update is based on, from `If-Match: "<version>"`. A value that names no
 /// version of ours can never match, so it counts as version 0, which no record has.
 pub fn if_match(req: &HttpRequest) -> Option<i64> {

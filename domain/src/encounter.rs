@@ -257,6 +257,20 @@ impl EncounterDraft {
         self.0.shift_id
     }
 
+    /// `filed_by_unit` says another unit filed the report; the logging unit's own report
+    /// is recorded with its date and municipality.
+    pub fn check_logged_by(&self, unit: Unit) -> Result<(), ValidationErrors> {
+        if self.0.concern_report == Some(ConcernReport::FiledByUnit(unit)) {
+            return Err(FieldError::new(
+                "concern_report.filed_by_unit",
+                "own_unit",
+                "filed_by_unit names another unit; record your own report with filed_at and municipality",
+            )
+            .into());
+        }
+        Ok(())
+    }
+
     pub fn is_minor(&self) -> bool {
         self.0.age_group == AgeGroup::Under18
     }

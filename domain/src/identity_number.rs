@@ -300,6 +300,30 @@ mod tests {
         }
 
         #[test]
+        fn an_impossible_day_is_never_found(
+            year in 1900i32..2100,
+            month in 1u32..=12,
+            day in 0u32..100,
+            serial in "[0-9]{3}",
+            check in 0u32..10,
+            twelve in any::<bool>(),
+            separator in separator(),
+        ) {
+            // With 10 digits the century is unknown, and with it whether 29 February exists.
+            prop_assume!(twelve || month != 2);
+            let last = (28..=31)
+                .rev()
+                .find(|d| chrono::NaiveDate::from_ymd_opt(year, month, *d).is_some())
+                .unwrap();
+            // A birth day, or a coordination day (birth day + 60), that the month has not.
+            prop_assume!(!((1..=last).contains(&day) || (61..=60 + last).contains(&day)));
+            let nine = format!("{:02}{month:02}{day:02}{serial}", year % 100);
+            let century = u32::try_from(year / 100).unwrap();
+            let number = layout(twelve, separator, century, &nine, check);
+            prop_assert!(!contains_identity_number(&number), "{}", number);
+        }
+
+        #[test]
         fn arbitrary_text_never_panics(text in any::<String>()) {
             let _ = contains_identity_number(&text);
         }

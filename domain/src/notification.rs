@@ -75,7 +75,8 @@ pub enum Reconciled {
 }
 
 /// Brings a notification in line with what its encounter now calls for. A resolved one
-/// stays resolved: the municipality has been told.
+/// stays resolved, since the municipality has been told, unless the home was corrected to
+/// another municipality, which has not.
 pub fn reconcile(
     existing: Option<(NotificationStatus, NotificationFacts)>,
     due: Option<NotificationFacts>,
@@ -83,6 +84,11 @@ pub fn reconcile(
     match (existing, due) {
         (None, None) => Reconciled::Keep,
         (None, Some(facts)) => Reconciled::Create(facts),
+        (Some((NotificationStatus::Resolved, told)), Some(facts))
+            if told.municipality != facts.municipality =>
+        {
+            Reconciled::Open(facts)
+        }
         (Some((NotificationStatus::Resolved, _)), _) => Reconciled::Keep,
         (Some((NotificationStatus::Open, _)), None) => Reconciled::Withdraw,
         (Some((NotificationStatus::Withdrawn, _)), None) => Reconciled::Keep,
@@ -223,6 +229,18 @@ mod tests {
         assert_eq!(
             reconcile(Some((NotificationStatus::Resolved, facts)), None),
             Reconciled::Keep
+        );
+        assert_eq!(
+            reconcile(Some((NotificationStatus::Resolved, facts)), Some(other)),
+            Reconciled::Keep
+        );
+        let tyreso = NotificationFacts {
+            municipality: "0138".parse().unwrap(),
+            ..facts
+        };
+        assert_eq!(
+            reconcile(Some((NotificationStatus::Resolved, facts)), Some(tyreso)),
+            Reconciled::Open(tyreso)
         );
     }
 }

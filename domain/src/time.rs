@@ -24,8 +24,9 @@ impl DeviceTime {
         })
     }
 
+    /// The instant, to the microsecond: what both databases store and cursors carry.
     pub fn utc(&self) -> DateTime<Utc> {
-        self.0.with_timezone(&Utc)
+        to_micros(self.0.with_timezone(&Utc))
     }
 
     pub fn as_sent(&self) -> DateTime<FixedOffset> {
@@ -49,6 +50,13 @@ impl fmt::Display for DeviceTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0.to_rfc3339())
     }
+}
+
+/// An instant cut to whole microseconds. PostgreSQL keeps no more, and SQLite keeps what it
+/// is given: cutting every stored instant alike keeps the two backends and the list
+/// cursors in agreement.
+pub fn to_micros(instant: DateTime<Utc>) -> DateTime<Utc> {
+    chrono::SubsecRound::trunc_subsecs(instant, 6)
 }
 
 pub fn stockholm_date(instant: DateTime<Utc>) -> NaiveDate {

@@ -73,6 +73,79 @@ where
         .map_or(0, |depth| depth.get()))
 }
 
+/// How a row is locked until the end of the transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lock {
+    /// Many holders at once; excludes [`Lock::Exclusive`].
+    Shared,
+    Exclusive,
+}
+
+/// Locks one row on PostgreSQL, whose default isolation would otherwise let a check and a
+/// concurrent write pass each other (closing a shift while an encounter is written into
+/// it). SQLite needs nothing: its single writer already serializes write transactions.
+/// `table` and `key_column` are names from this crate, never input.
+pub(crate) fn lock_row(
+    conn: &mut DbConnection,
+    table: &'static str,
+    key_column: &'static str,
+    key: &str,
+    lock: Lock,
+) -> Result<(), diesel::result::Error> {
+    if let DbConnection::Postgres(inner) = conn {
+        let mode = match lock {
+            Lock::Shared => "SHARE",
+            Lock::Exclusive => "UPDATE",
+        };
+        diesel::RunQueryDsl::execute(
+            diesel::sql_query(format!(
+                "SELECT 1 FROM {table} WHERE {key_column} = $1 FOR {mode}"
+            ))
+            .bind::<diesel::sql_types::Text, _>(key),
+            inner,
+        )?;
+    }
+    Ok(())
+}
+
+/// On PostgreSQL, the oldest transaction of this database still running (or, if none,
+/// the next to start): every change of an older one has committed or never will, so a
+/// feed reader may pass it. `None` on SQLite, whose changes are numbered in commit order.
+///
+/// The snapshot comes first, then the running transactions: one that took its id before
+/// the snapshot is either still listed or already committed when they are read. Only
+/// this database counts, so a long transaction elsewhere on the server (a `pg_dump` of
+/// another database) does not hold the feed back. Transaction ids of other sessions are
+/// visible to every role in `pg_stat_activity`; they are 32-bit there, widened here with
+/// the snapshot's epoch.
+pub(crate) fn feed_horizon(conn: &mut DbConnection) -> Result<Option<i64>, diesel::result::Error> {
+    use diesel::RunQueryDsl;
+    use diesel::sql_types::BigInt;
+    let DbConnection::Postgres(inner) = conn else {
+        return Ok(None);
+    };
+    let next: i64 = diesel::select(diesel::dsl::sql::<BigInt>(
+        "pg_snapshot_xmax(pg_current_snapshot())::text::bigint",
+    ))
+    .get_result(inner)?;
+    let oldest_running: Option<i64> = diesel::select(
+        diesel::dsl::sql::<diesel::sql_types::Nullable<BigInt>>("(SELECT min(((")
+            .bind::<BigInt, _>(next)
+            .sql(
+                " >> 32) << 32) + a.backend_xid::text::bigint \
+             - CASE WHEN a.backend_xid::text::bigint >= (",
+            )
+            .bind::<BigInt, _>(next)
+            .sql(
+                " & 4294967295) THEN 4294967296 ELSE 0 END) \
+             FROM pg_stat_activity a \
+             WHERE a.datname = current_database() AND a.backend_xid IS NOT NULL)",
+            ),
+    )
+    .get_result(inner)?;
+    Ok(Some(oldest_running.map_or(next, |oldest| oldest.min(next))))
+}
+
 /// Applies every pending migration under a lock, so that instances starting at once
 /// migrate once and the others find nothing left to do.
 pub(crate) fn run_pending_migrations(conn: &mut DbConnection) -> Result<usize, StoreError> {

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use faltlogg_domain::FieldError;
 use faltlogg_domain::access::ShiftScope;
@@ -12,18 +12,20 @@ use faltlogg_domain::encounter::{
     AgeYears, ConcernReport, Encounter, EncounterDraft, EncounterFields, Referral, Void,
 };
 use faltlogg_domain::ids::{EncounterId, ShiftId};
-use faltlogg_domain::municipality::Home;
+use faltlogg_domain::municipality::{Home, MunicipalityCode};
 use faltlogg_domain::notification;
 use faltlogg_domain::shift::{Shift, ShiftStatus};
 use faltlogg_domain::text::FreeText;
+use faltlogg_domain::time::stockholm_day_start;
 use faltlogg_domain::unit::Unit;
 use faltlogg_domain::write::{Applied, Conflict, Refusal};
 
-use crate::dialect::write_transaction;
+use crate::dialect::{Lock, lock_row, write_transaction};
 use crate::schema::{encounter_referrals, encounters};
 use crate::stored::{coded, corrupt, opt, parse, text, time};
 use crate::write::{
-    WriteError, Writer, is_retry, record_amendment, require_amendment_reason, retrying_duplicate,
+    WriteError, Writer, is_retry, lost_create_race, record_amendment, record_moved,
+    require_amendment_reason, retry_once,
 };
 use crate::{DbConnection, StoreError, notifications, reference, shifts};
 
@@ -227,6 +229,18 @@ fn hydrate(conn: &mut DbConnection, rows: Vec<Row>) -> Result<Vec<Encounter>, St
         .collect()
 }
 
+/// The encounters with these ids (stored form), in no particular order.
+pub fn get_many(conn: &mut DbConnection, ids: &[String]) -> Result<Vec<Encounter>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<Row> = encounters::table
+        .filter(encounters::id.eq_any(ids))
+        .select(encounters::all_columns)
+        .load(conn)?;
+    hydrate(conn, rows)
+}
+
 pub fn get(conn: &mut DbConnection, id: EncounterId) -> Result<Option<Encounter>, StoreError> {
     let rows: Vec<Row> = encounters::table
         .filter(encounters::id.eq(id.to_string()))
@@ -287,6 +301,8 @@ fn shift_for(
     writer: &Writer,
     id: ShiftId,
 ) -> Result<Shift, WriteError<Encounter>> {
+    // Shared: encounters are written side by side, but not while the shift closes.
+    lock_row(conn, "shifts", "id", &id.to_string(), Lock::Shared)?;
     shifts::get(conn, id)?
         .filter(|shift| ShiftScope::Unit(writer.unit).admits(shift))
         .ok_or_else(|| {
@@ -313,86 +329,102 @@ pub fn put(
     amendment_reason: Option<&FreeText>,
     now: DateTime<Utc>,
 ) -> Result<(Applied, Encounter), WriteError<Encounter>> {
-    retrying_duplicate(|| {
-        write_transaction(conn, |conn| {
-            let applied = match get(conn, id)? {
-                None => {
-                    let shift = shift_for(conn, writer, draft.shift_id())?;
-                    diesel::insert_into(encounters::table)
-                        .values((
+    draft.check_logged_by(writer.unit)?;
+    retry_once(
+        || {
+            write_transaction(conn, |conn| {
+                let applied = match get(conn, id)? {
+                    None => {
+                        let shift = shift_for(conn, writer, draft.shift_id())?;
+                        diesel::insert_into(encounters::table)
+                            .values((
+                                values(draft),
+                                encounters::id.eq(id.to_string()),
+                                encounters::unit_code.eq(writer.unit.code()),
+                                encounters::logged_by.eq(writer.user_id.to_string()),
+                                encounters::late_entry.eq(shift.status == ShiftStatus::Closed),
+                                encounters::version.eq(1i64),
+                                encounters::created_at.eq(now.naive_utc()),
+                                encounters::updated_at.eq(now.naive_utc()),
+                            ))
+                            .execute(conn)?;
+                        write_referrals(conn, id, draft)?;
+                        follow_with_notification(conn, id, &shift, Some(draft), now)?;
+                        Applied::Created
+                    }
+                    Some(stored) => {
+                        if stored.unit != writer.unit {
+                            return Err(Refusal::NotFound.into());
+                        }
+                        if is_retry(&stored, &stored.draft, stored.version, draft, if_match)? {
+                            return Ok((Applied::Unchanged, stored));
+                        }
+                        if stored.void.is_some() {
+                            return Err(Refusal::Conflict(Conflict::Voided).into());
+                        }
+                        if stored.draft.shift_id() != draft.shift_id() {
+                            return Err(Refusal::Invalid(
+                                FieldError::new(
+                                    "shift_id",
+                                    "immutable",
+                                    "an encounter stays in the shift it was logged in",
+                                )
+                                .into(),
+                            )
+                            .into());
+                        }
+                        let shift = shift_for(conn, writer, draft.shift_id())?;
+                        require_amendment_reason(
+                            shift.status == ShiftStatus::Closed,
+                            amendment_reason,
+                        )?;
+                        let updated = diesel::update(
+                            encounters::table
+                                .filter(encounters::id.eq(id.to_string()))
+                                .filter(encounters::version.eq(stored.version)),
+                        )
+                        .set((
                             values(draft),
-                            encounters::id.eq(id.to_string()),
-                            encounters::unit_code.eq(writer.unit.code()),
-                            encounters::logged_by.eq(writer.user_id.to_string()),
-                            encounters::late_entry.eq(shift.status == ShiftStatus::Closed),
-                            encounters::version.eq(1i64),
-                            encounters::created_at.eq(now.naive_utc()),
+                            encounters::version.eq(stored.version + 1),
                             encounters::updated_at.eq(now.naive_utc()),
                         ))
                         .execute(conn)?;
-                    write_referrals(conn, id, draft)?;
-                    follow_with_notification(conn, id, &shift, Some(draft), now)?;
-                    Applied::Created
-                }
-                Some(stored) => {
-                    if stored.unit != writer.unit {
-                        return Err(Refusal::NotFound.into());
+                        if updated == 0 {
+                            return Err(WriteError::Stale(Box::new(stored)));
+                        }
+                        write_referrals(conn, id, draft)?;
+                        if let Some(reason) = amendment_reason {
+                            record_amendment(
+                                conn,
+                                "encounter",
+                                &id.to_string(),
+                                stored.version + 1,
+                                reason,
+                                writer.user_id,
+                                now,
+                            )?;
+                        }
+                        follow_with_notification(conn, id, &shift, Some(draft), now)?;
+                        Applied::Updated
                     }
-                    if is_retry(&stored, &stored.draft, stored.version, draft, if_match)? {
-                        return Ok((Applied::Unchanged, stored));
-                    }
-                    if stored.void.is_some() {
-                        return Err(Refusal::Conflict(Conflict::Voided).into());
-                    }
-                    if stored.draft.shift_id() != draft.shift_id() {
-                        return Err(Refusal::Invalid(
-                            FieldError::new(
-                                "shift_id",
-                                "immutable",
-                                "an encounter stays in the shift it was logged in",
-                            )
-                            .into(),
-                        )
-                        .into());
-                    }
-                    let shift = shift_for(conn, writer, draft.shift_id())?;
-                    require_amendment_reason(
-                        shift.status == ShiftStatus::Closed,
-                        amendment_reason,
-                    )?;
-                    let changed = diesel::update(
-                        encounters::table
-                            .filter(encounters::id.eq(id.to_string()))
-                            .filter(encounters::version.eq(stored.version)),
-                    )
-                    .set((
-                        values(draft),
-                        encounters::version.eq(stored.version + 1),
-                        encounters::updated_at.eq(now.naive_utc()),
-                    ))
-                    .execute(conn)?;
-                    if changed == 0 {
-                        return Err(WriteError::Stale(Box::new(stored)));
-                    }
-                    write_referrals(conn, id, draft)?;
-                    if let Some(reason) = amendment_reason {
-                        record_amendment(
-                            conn,
-                            "encounter",
-                            &id.to_string(),
-                            stored.version + 1,
-                            reason,
-                            writer.user_id,
-                            now,
-                        )?;
-                    }
-                    follow_with_notification(conn, id, &shift, Some(draft), now)?;
-                    Applied::Updated
-                }
-            };
-            Ok((applied, get(conn, id)?.ok_or(StoreError::NotFound)?))
-        })
-    })
+                };
+                Ok((applied, changed(conn, id, now)?))
+            })
+        },
+        lost_create_race,
+    )
+}
+
+/// Every write of an encounter ends here: the one place that reads back what was written
+/// and records it for the devices' change feed.
+fn changed(
+    conn: &mut DbConnection,
+    id: EncounterId,
+    now: DateTime<Utc>,
+) -> Result<Encounter, StoreError> {
+    let encounter = get(conn, id)?.ok_or(StoreError::NotFound)?;
+    crate::feed::record_encounter(conn, &encounter, now)?;
+    Ok(encounter)
 }
 
 fn write_referrals(
@@ -448,32 +480,80 @@ pub fn void(
     reason: &FreeText,
     now: DateTime<Utc>,
 ) -> Result<(Applied, Encounter), WriteError<Encounter>> {
-    write_transaction(conn, |conn| {
-        let stored = get_of_unit(conn, writer.unit, id)?;
-        if stored.void.is_some() {
-            return Ok((Applied::Unchanged, stored));
-        }
-        let changed = diesel::update(
-            encounters::table
-                .filter(encounters::id.eq(id.to_string()))
-                .filter(encounters::version.eq(stored.version)),
-        )
-        .set((
-            encounters::voided_at.eq(Some(now.naive_utc())),
-            encounters::voided_by.eq(Some(writer.user_id.to_string())),
-            encounters::void_reason.eq(Some(reason.as_str())),
-            encounters::version.eq(stored.version + 1),
-            encounters::updated_at.eq(now.naive_utc()),
-        ))
-        .execute(conn)?;
-        if changed == 0 {
-            return Err(WriteError::Stale(Box::new(stored)));
-        }
-        let shift = shifts::get(conn, stored.draft.shift_id())?.ok_or(StoreError::NotFound)?;
-        follow_with_notification(conn, id, &shift, None, now)?;
-        Ok((
-            Applied::Updated,
-            get(conn, id)?.ok_or(StoreError::NotFound)?,
-        ))
-    })
+    retry_once(
+        || {
+            write_transaction(conn, |conn| {
+                let stored = get_of_unit(conn, writer.unit, id)?;
+                if stored.void.is_some() {
+                    return Ok((Applied::Unchanged, stored));
+                }
+                let updated = diesel::update(
+                    encounters::table
+                        .filter(encounters::id.eq(id.to_string()))
+                        .filter(encounters::version.eq(stored.version)),
+                )
+                .set((
+                    encounters::voided_at.eq(Some(now.naive_utc())),
+                    encounters::voided_by.eq(Some(writer.user_id.to_string())),
+                    encounters::void_reason.eq(Some(reason.as_str())),
+                    encounters::version.eq(stored.version + 1),
+                    encounters::updated_at.eq(now.naive_utc()),
+                ))
+                .execute(conn)?;
+                if updated == 0 {
+                    return Err(WriteError::Stale(Box::new(stored)));
+                }
+                let shift =
+                    shifts::get(conn, stored.draft.shift_id())?.ok_or(StoreError::NotFound)?;
+                follow_with_notification(conn, id, &shift, None, now)?;
+                Ok((Applied::Updated, changed(conn, id, now)?))
+            })
+        },
+        record_moved,
+    )
+}
+
+/// Re-reads the notification every counting encounter of a shift calls for (its kind changed).
+pub(crate) fn follow_shift(
+    conn: &mut DbConnection,
+    shift: &Shift,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let rows: Vec<Row> = encounters::table
+        .filter(encounters::shift_id.eq(shift.id.to_string()))
+        .filter(encounters::voided_at.is_null())
+        .select(encounters::all_columns)
+        .load(conn)?;
+    for encounter in hydrate(conn, rows)? {
+        follow_with_notification(conn, encounter.id, shift, Some(&encounter.draft), now)?;
+    }
+    Ok(())
+}
+
+/// Re-reads the notification of every counting encounter from a municipality on or after
+/// a day: its connection changed from that day on.
+pub(crate) fn follow_municipality(
+    conn: &mut DbConnection,
+    code: MunicipalityCode,
+    from: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let rows: Vec<Row> = encounters::table
+        .filter(encounters::home_municipality.eq(code.as_str()))
+        .filter(encounters::occurred_at.ge(stockholm_day_start(from).naive_utc()))
+        .filter(encounters::voided_at.is_null())
+        .select(encounters::all_columns)
+        .load(conn)?;
+    let mut shifts_seen: HashMap<ShiftId, Shift> = HashMap::new();
+    for encounter in hydrate(conn, rows)? {
+        let shift_id = encounter.draft.shift_id();
+        let shift = match shifts_seen.entry(shift_id) {
+            std::collections::hash_map::Entry::Occupied(seen) => seen.into_mut(),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(shifts::get(conn, shift_id)?.ok_or(StoreError::NotFound)?)
+            }
+        };
+        follow_with_notification(conn, encounter.id, shift, Some(&encounter.draft), now)?;
+    }
+    Ok(())
 }

@@ -6,6 +6,7 @@ mod connection;
 pub mod dialect;
 pub mod encounters;
 mod error;
+pub mod feed;
 pub mod notifications;
 pub mod reference;
 pub mod schema;

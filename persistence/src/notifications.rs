@@ -138,6 +138,10 @@ pub(crate) fn follow_encounter(
                     n::role.eq(facts.role.code()),
                     n::age_group.eq(facts.age_group.code()),
                     n::status.eq(NotificationStatus::Open.code()),
+                    n::method.eq(None::<&str>),
+                    n::note.eq(None::<&str>),
+                    n::resolved_at.eq(None::<NaiveDateTime>),
+                    n::resolved_by.eq(None::<&str>),
                     n::updated_at.eq(now),
                 ))
                 .execute(conn)?;

@@ -125,6 +125,14 @@ pub fn change_connection(
     now: DateTime<Utc>,
 ) -> Result<Municipality, StoreError> {
     crate::dialect::write_transaction(conn, |conn| {
+        // Two coordinators changing one municipality at once take turns.
+        crate::dialect::lock_row(
+            conn,
+            "municipalities",
+            "code",
+            code.as_str(),
+            crate::dialect::Lock::Exclusive,
+        )?;
         let history = municipality(conn, code)?.with_change(from, connected);
         diesel::delete(
             municipality_connections::table
@@ -144,6 +152,8 @@ pub fn change_connection(
                 municipality_connection_changes::recorded_at.eq(now.naive_utc()),
             ))
             .execute(conn)?;
+        crate::encounters::follow_municipality(conn, code, from, now)?;
+        crate::feed::record_municipality(conn, code, now)?;
         municipality(conn, code)
     })
 }

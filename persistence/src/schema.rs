@@ -222,6 +222,7 @@ diesel::joinable!(shift_units -> shifts (shift_id));
 diesel::joinable!(encounters -> shifts (shift_id));
 diesel::joinable!(encounter_referrals -> encounters (encounter_id));
 diesel::allow_tables_to_appear_in_same_query!(
+    changes,
     shifts,
     shift_units,
     encounters,
@@ -229,3 +230,15 @@ diesel::allow_tables_to_appear_in_same_query!(
     municipality_notifications,
     users,
 );
+
+diesel::table! {
+    changes (seq) {
+        seq -> BigInt,
+        tx -> BigInt,
+        record_type -> Text,
+        record_id -> Text,
+        shift_id -> Nullable<Text>,
+        unit_code -> Nullable<Text>,
+        at -> Timestamp,
+    }
+}

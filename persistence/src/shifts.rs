@@ -13,11 +13,12 @@ use faltlogg_domain::unit::Unit;
 use faltlogg_domain::write::{Applied, Conflict, Refusal};
 use faltlogg_domain::{FieldError, codes::Coded};
 
-use crate::dialect::write_transaction;
+use crate::dialect::{Lock, lock_row, write_transaction};
 use crate::schema::{encounters, shift_units, shifts, users};
 use crate::stored::{coded, corrupt, opt, parse, text, time};
 use crate::write::{
-    WriteError, Writer, is_retry, record_amendment, require_amendment_reason, retrying_duplicate,
+    WriteError, Writer, is_retry, lost_create_race, record_amendment, record_moved,
+    require_amendment_reason, retry_once,
 };
 use crate::{DbConnection, StoreError};
 
@@ -122,6 +123,18 @@ fn hydrate(conn: &mut DbConnection, rows: Vec<ShiftRow>) -> Result<Vec<Shift>, S
         .collect()
 }
 
+/// The shifts with these ids (stored form), in no particular order.
+pub fn get_many(conn: &mut DbConnection, ids: &[String]) -> Result<Vec<Shift>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<ShiftRow> = shifts::table
+        .filter(shifts::id.eq_any(ids))
+        .select(shift_columns!())
+        .load(conn)?;
+    hydrate(conn, rows)
+}
+
 pub fn get(conn: &mut DbConnection, id: ShiftId) -> Result<Option<Shift>, StoreError> {
     let rows: Vec<ShiftRow> = shifts::table
         .filter(shifts::id.eq(id.to_string()))
@@ -168,48 +181,64 @@ pub fn put(
     amendment_reason: Option<&FreeText>,
     now: DateTime<Utc>,
 ) -> Result<(Applied, Shift), WriteError<Shift>> {
-    retrying_duplicate(|| {
-        write_transaction(conn, |conn| {
-            let applied = match get(conn, id)? {
-                None => {
-                    writer_refusal(writer, draft)?;
-                    insert(conn, writer, id, draft, now)?;
-                    Applied::Created
-                }
-                Some(stored) => {
-                    if !ShiftScope::Unit(writer.unit).admits(&stored) {
-                        return Err(Refusal::NotFound.into());
+    retry_once(
+        || {
+            write_transaction(conn, |conn| {
+                let applied = match get(conn, id)? {
+                    None => {
+                        writer_refusal(writer, draft)?;
+                        insert(conn, writer, id, draft, now)?;
+                        Applied::Created
                     }
-                    if is_retry(&stored, &stored.draft, stored.version, draft, if_match)? {
-                        return Ok((Applied::Unchanged, stored));
-                    }
-                    writer_refusal(writer, draft)?;
-                    require_amendment_reason(
-                        stored.status == ShiftStatus::Closed,
-                        amendment_reason,
-                    )?;
-                    leaving_units_have_no_encounters(conn, id, draft)?;
-                    if !update(conn, id, stored.version, draft, now)? {
-                        return Err(WriteError::Stale(Box::new(stored)));
-                    }
-                    if let Some(reason) = amendment_reason {
-                        record_amendment(
-                            conn,
-                            "shift",
-                            &id.to_string(),
-                            stored.version + 1,
-                            reason,
-                            writer.user_id,
-                            now,
+                    Some(stored) => {
+                        if !ShiftScope::Unit(writer.unit).admits(&stored) {
+                            return Err(Refusal::NotFound.into());
+                        }
+                        if is_retry(&stored, &stored.draft, stored.version, draft, if_match)? {
+                            return Ok((Applied::Unchanged, stored));
+                        }
+                        writer_refusal(writer, draft)?;
+                        require_amendment_reason(
+                            stored.status == ShiftStatus::Closed,
+                            amendment_reason,
                         )?;
+                        leaving_units_have_no_encounters(conn, id, draft)?;
+                        if !update(conn, id, stored.version, draft, now)? {
+                            return Err(WriteError::Stale(Box::new(stored)));
+                        }
+                        if let Some(reason) = amendment_reason {
+                            record_amendment(
+                                conn,
+                                "shift",
+                                &id.to_string(),
+                                stored.version + 1,
+                                reason,
+                                writer.user_id,
+                                now,
+                            )?;
+                        }
+                        if stored.draft.kind() != draft.kind() {
+                            // Whether a meeting calls for a municipality notification depends
+                            // on the kind of shift.
+                            let shift = get(conn, id)?.ok_or(StoreError::NotFound)?;
+                            crate::encounters::follow_shift(conn, &shift, now)?;
+                        }
+                        Applied::Updated
                     }
-                    Applied::Updated
-                }
-            };
-            let shift = get(conn, id)?.ok_or(StoreError::NotFound)?;
-            Ok((applied, shift))
-        })
-    })
+                };
+                Ok((applied, changed(conn, id, now)?))
+            })
+        },
+        lost_create_race,
+    )
+}
+
+/// Every write of a shift ends here: the one place that reads back what was written and
+/// records it for the devices' change feed.
+fn changed(conn: &mut DbConnection, id: ShiftId, now: DateTime<Utc>) -> Result<Shift, StoreError> {
+    let shift = get(conn, id)?.ok_or(StoreError::NotFound)?;
+    crate::feed::record_shift(conn, id, now)?;
+    Ok(shift)
 }
 
 fn insert(
@@ -358,30 +387,34 @@ pub fn close(
     id: ShiftId,
     now: DateTime<Utc>,
 ) -> Result<(Applied, Shift), WriteError<Shift>> {
-    write_transaction(conn, |conn| {
-        let shift = get_in(conn, ShiftScope::Unit(writer.unit), id)?;
-        if shift.status == ShiftStatus::Closed {
-            return Ok((Applied::Unchanged, shift));
-        }
-        let missing = lacking_safeguarding(conn, id)?;
-        if !missing.is_empty() {
-            return Err(Refusal::Conflict(Conflict::SafeguardingMissing(missing)).into());
-        }
-        if !bump(conn, &shift, now)? {
-            return Err(WriteError::Stale(Box::new(shift)));
-        }
-        diesel::update(shifts::table.filter(shifts::id.eq(id.to_string())))
-            .set((
-                shifts::status.eq(ShiftStatus::Closed.code()),
-                shifts::closed_at.eq(Some(now.naive_utc())),
-                shifts::closed_by.eq(Some(writer.user_id.to_string())),
-            ))
-            .execute(conn)?;
-        Ok((
-            Applied::Updated,
-            get(conn, id)?.ok_or(StoreError::NotFound)?,
-        ))
-    })
+    retry_once(
+        || {
+            write_transaction(conn, |conn| {
+                // Exclusive: no encounter is being written into the shift while it closes.
+                lock_row(conn, "shifts", "id", &id.to_string(), Lock::Exclusive)?;
+                let shift = get_in(conn, ShiftScope::Unit(writer.unit), id)?;
+                if shift.status == ShiftStatus::Closed {
+                    return Ok((Applied::Unchanged, shift));
+                }
+                let missing = lacking_safeguarding(conn, id)?;
+                if !missing.is_empty() {
+                    return Err(Refusal::Conflict(Conflict::SafeguardingMissing(missing)).into());
+                }
+                if !bump(conn, &shift, now)? {
+                    return Err(WriteError::Stale(Box::new(shift)));
+                }
+                diesel::update(shifts::table.filter(shifts::id.eq(id.to_string())))
+                    .set((
+                        shifts::status.eq(ShiftStatus::Closed.code()),
+                        shifts::closed_at.eq(Some(now.naive_utc())),
+                        shifts::closed_by.eq(Some(writer.user_id.to_string())),
+                    ))
+                    .execute(conn)?;
+                Ok((Applied::Updated, changed(conn, id, now)?))
+            })
+        },
+        record_moved,
+    )
 }
 
 /// A police liaison acknowledges a closed shift's summary, once. The same acknowledgement
@@ -394,32 +427,34 @@ pub fn review(
     comment: Option<&FreeText>,
     now: DateTime<Utc>,
 ) -> Result<(Applied, Shift), WriteError<Shift>> {
-    write_transaction(conn, |conn| {
-        let shift = get_in(conn, scope, id)?;
-        if let Some(review) = &shift.review {
-            if review.by == reviewer && review.comment.as_ref() == comment {
-                return Ok((Applied::Unchanged, shift));
-            }
-            return Err(Refusal::Conflict(Conflict::AlreadyReviewed).into());
-        }
-        if shift.status != ShiftStatus::Closed {
-            return Err(Refusal::Conflict(Conflict::ShiftStillOpen).into());
-        }
-        if !bump(conn, &shift, now)? {
-            return Err(WriteError::Stale(Box::new(shift)));
-        }
-        diesel::update(shifts::table.filter(shifts::id.eq(id.to_string())))
-            .set((
-                shifts::reviewed_at.eq(Some(now.naive_utc())),
-                shifts::reviewed_by.eq(Some(reviewer.to_string())),
-                shifts::review_comment.eq(comment.map(FreeText::as_str)),
-            ))
-            .execute(conn)?;
-        Ok((
-            Applied::Updated,
-            get(conn, id)?.ok_or(StoreError::NotFound)?,
-        ))
-    })
+    retry_once(
+        || {
+            write_transaction(conn, |conn| {
+                let shift = get_in(conn, scope, id)?;
+                if let Some(review) = &shift.review {
+                    if review.by == reviewer && review.comment.as_ref() == comment {
+                        return Ok((Applied::Unchanged, shift));
+                    }
+                    return Err(Refusal::Conflict(Conflict::AlreadyReviewed).into());
+                }
+                if shift.status != ShiftStatus::Closed {
+                    return Err(Refusal::Conflict(Conflict::ShiftStillOpen).into());
+                }
+                if !bump(conn, &shift, now)? {
+                    return Err(WriteError::Stale(Box::new(shift)));
+                }
+                diesel::update(shifts::table.filter(shifts::id.eq(id.to_string())))
+                    .set((
+                        shifts::reviewed_at.eq(Some(now.naive_utc())),
+                        shifts::reviewed_by.eq(Some(reviewer.to_string())),
+                        shifts::review_comment.eq(comment.map(FreeText::as_str)),
+                    ))
+                    .execute(conn)?;
+                Ok((Applied::Updated, changed(conn, id, now)?))
+            })
+        },
+        record_moved,
+    )
 }
 
 /// Which shifts a list shows, beside the caller's scope.
@@ -430,7 +465,8 @@ pub struct ShiftFilter {
     /// Started before.
     pub to: Option<DateTime<Utc>>,
     pub status: Option<ShiftStatus>,
-    /// Only closed shifts with a late entry of a minor whose safeguarding is incomplete.
+    /// Only closed shifts with a minor whose safeguarding is incomplete (a late entry, or
+    /// an amendment that took it away).
     pub needs_attention: bool,
 }
 
@@ -477,7 +513,6 @@ pub fn list(
             .filter(
                 shifts::id.eq_any(
                     encounters::table
-                        .filter(encounters::late_entry.eq(true))
                         .filter(encounters::lacks_safeguarding.eq(true))
                         .filter(encounters::voided_at.is_null())
                         .select(encounters::shift_id),

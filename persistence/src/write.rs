@@ -34,15 +34,27 @@ impl<T: std::fmt::Debug> From<faltlogg_domain::ValidationErrors> for WriteError<
     }
 }
 
-/// Runs a write, once more if it lost a race to create the same id: the second attempt
-/// finds the record and answers as a retry or a conflict, never as a failure.
-pub(crate) fn retrying_duplicate<T: std::fmt::Debug, R>(
+/// Runs a write once more when its first attempt lost a race the second can settle.
+pub(crate) fn retry_once<T: std::fmt::Debug, R>(
     mut attempt: impl FnMut() -> Result<R, WriteError<T>>,
+    retry_if: fn(&WriteError<T>) -> bool,
 ) -> Result<R, WriteError<T>> {
     match attempt() {
-        Err(WriteError::Store(StoreError::Duplicate)) => attempt(),
+        Err(error) if retry_if(&error) => attempt(),
         other => other,
     }
+}
+
+/// A create that lost the race for its id: the second attempt finds the record and
+/// answers as a retry or a conflict, never as a failure.
+pub(crate) fn lost_create_race<T: std::fmt::Debug>(error: &WriteError<T>) -> bool {
+    matches!(error, WriteError::Store(StoreError::Duplicate))
+}
+
+/// A state change (close, review, void) whose record moved under it: it carries no
+/// version of its own, so it simply runs again on the new one.
+pub(crate) fn record_moved<T: std::fmt::Debug>(error: &WriteError<T>) -> bool {
+    matches!(error, WriteError::Stale(_))
 }
 
 /// Meets an update with the stored record (see [`decide_update`]): `true` for a retry,

@@ -24,6 +24,9 @@ on_both_backends!(
     racing_creates_of_one_id_end_as_one_create,
     lists_paginate_and_filter,
     reference_data_is_served_to_every_role,
+    an_amendment_that_takes_safeguarding_away_needs_attention,
+    a_closed_shift_is_amended_with_a_reason_that_is_kept,
+    encounter_lists_paginate,
 );
 
 pub const STARTED: &str = "2026-11-28T20:00:00+01:00";
@@ -995,22 +998,12 @@ async fn lists_paginate_and_filter(db: Db) {
         ids.push(open_shift(&app, &mika, &body).await);
     }
     ids.reverse(); // newest first
-    let mut seen = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let path = match &cursor {
-            Some(c) => format!("/api/v1/shifts?limit=2&cursor={c}"),
-            None => "/api/v1/shifts?limit=2".to_owned(),
-        };
-        let page = app.get_ok(&path, &mika).await;
-        for item in page["items"].as_array().unwrap() {
-            seen.push(item["id"].as_str().unwrap().to_owned());
-        }
-        match page["next_cursor"].as_str() {
-            Some(next) => cursor = Some(next.to_owned()),
-            None => break,
-        }
-    }
+    let seen: Vec<String> = app
+        .all_pages("/api/v1/shifts?limit=2", &mika, 2)
+        .await
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(seen, ids);
     // Days are Stockholm's: 23:30 on 2 November is still 2 November.
     let period = app
@@ -1075,4 +1068,131 @@ async fn reference_data_is_served_to_every_role(db: Db) {
     assert_eq!(find("0127")["connected"], false);
     assert_eq!(find("0980")["in_stockholm_county"], false);
     assert_problem(app.get("/api/v1/units").await, 401).await;
+}
+
+async fn an_amendment_that_takes_safeguarding_away_needs_attention(db: Db) {
+    let app = TestApp::spawn(&db).await;
+    let ujour = app
+        .token_for("ujour1", Role::OutreachWorker, Some(Unit::Ungdomsjouren))
+        .await;
+    let liaison = app.token_for("liaison", Role::PoliceLiaison, None).await;
+    let coordinator = app.token_for("coordinator", Role::Coordinator, None).await;
+    let shift = open_shift(
+        &app,
+        &ujour,
+        &shift_body("online_outreach", &["ungdomsjouren"]),
+    )
+    .await;
+    let minor = log(&app, &ujour, &safeguarded_minor(&shift)).await;
+    let close = format!("/api/v1/shifts/{shift}/close");
+    assert_eq!(
+        app.post_json(&close, &ujour, &json!({})).await.status(),
+        200
+    );
+
+    // Saying the unit itself filed it "as another unit" does not count as a report.
+    let mut own = safeguarded_minor(&shift);
+    own["concern_report"] = json!({"filed_by_unit": "ungdomsjouren"});
+    own["amendment_reason"] = json!("Rättelse");
+    let path = format!("/api/v1/encounters/{minor}");
+    assert_eq!(
+        fields_of(app.put_json(&path, &ujour, &own, Some(1)).await).await,
+        [(
+            "concern_report.filed_by_unit".to_owned(),
+            "own_unit".to_owned()
+        )]
+    );
+    let mut taken_away = unsafeguarded_minor(&shift);
+    taken_away["amendment_reason"] = json!("Orosanmälan var inte gjord");
+    assert_eq!(
+        app.put_json(&path, &ujour, &taken_away, Some(1))
+            .await
+            .status(),
+        200
+    );
+    let attention = app
+        .get_ok("/api/v1/shifts?needs_attention=true", &ujour)
+        .await;
+    assert_eq!(attention["items"][0]["id"], shift);
+    // Which children lack safeguarding is the units' own matter.
+    for token in [&liaison, &coordinator] {
+        assert_problem(
+            app.get_as("/api/v1/shifts?needs_attention=true", token)
+                .await,
+            403,
+        )
+        .await;
+    }
+}
+
+async fn a_closed_shift_is_amended_with_a_reason_that_is_kept(db: Db) {
+    use diesel::prelude::*;
+    use faltlogg_persistence::schema::amendments;
+
+    let app = TestApp::spawn(&db).await;
+    let mika = app
+        .token_for("mika1", Role::OutreachWorker, Some(Unit::Mika))
+        .await;
+    let shift = open_shift(&app, &mika, &shift_body("raid", &["mika"])).await;
+    app.post_json(&format!("/api/v1/shifts/{shift}/close"), &mika, &json!({}))
+        .await;
+    let path = format!("/api/v1/shifts/{shift}");
+    let mut changed = shift_body("raid", &["mika"]);
+    changed["area"] = json!("Vasastan");
+    assert_eq!(
+        fields_of(app.put_json(&path, &mika, &changed, Some(2)).await).await,
+        [(
+            "amendment_reason".to_owned(),
+            "amendment_reason_required".to_owned()
+        )]
+    );
+    changed["amendment_reason"] = json!("Fel område angivet");
+    let amended = app.put_json(&path, &mika, &changed, Some(2)).await;
+    assert_eq!(amended.status(), 200);
+    let amended: Value = amended.json().await.unwrap();
+    assert_eq!(
+        (amended["area"].as_str(), amended["status"].as_str()),
+        (Some("Vasastan"), Some("closed"))
+    );
+    let database = app.db.connect();
+    let kept: Vec<(String, String, i64)> = amendments::table
+        .select((
+            amendments::record_id,
+            amendments::reason,
+            amendments::version,
+        ))
+        .load(&mut *database.get().unwrap())
+        .unwrap();
+    assert_eq!(kept, [(shift.clone(), "Fel område angivet".to_owned(), 3)]);
+}
+
+async fn encounter_lists_paginate(db: Db) {
+    let app = TestApp::spawn(&db).await;
+    let mika = app
+        .token_for("mika1", Role::OutreachWorker, Some(Unit::Mika))
+        .await;
+    let shift = open_shift(&app, &mika, &shift_body("raid", &["mika"])).await;
+    let mut logged = Vec::new();
+    for minute in 0..5 {
+        let mut body = adult(&shift, "selling");
+        // Two at the same instant, with sub-microsecond digits the databases do not keep.
+        body["occurred_at"] = json!(format!(
+            "2026-11-28T22:0{}:00.123456789+01:00",
+            minute.min(3)
+        ));
+        logged.push(log(&app, &mika, &body).await);
+    }
+    let seen: Vec<String> = app
+        .all_pages(
+            &format!("/api/v1/shifts/{shift}/encounters?limit=2"),
+            &mika,
+            2,
+        )
+        .await
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect();
+    let mut expected = logged.clone();
+    expected[3..].sort();
+    assert_eq!(seen, expected);
 }

@@ -295,6 +295,23 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
+    /// Follows a list's cursors from `path` (which names its `limit`) to the last page:
+    /// every item, in order. Each page holds at most `limit` items.
+    pub async fn all_pages(&self, path: &str, token: &str, limit: usize) -> Vec<serde_json::Value> {
+        let mut items = Vec::new();
+        let mut next = path.to_owned();
+        loop {
+            let page = self.get_ok(&next, token).await;
+            let on_page = page["items"].as_array().unwrap();
+            assert!(on_page.len() <= limit, "{path}: {} items", on_page.len());
+            items.extend(on_page.iter().cloned());
+            match page["next_cursor"].as_str() {
+                Some(cursor) => next = format!("{path}&cursor={cursor}"),
+                None => return items,
+            }
+        }
+    }
+
     pub async fn login_response(&self, username: &str, password: &str) -> reqwest::Response {
         self.client
             .post(self.url("/api/v1/auth/login"))

@@ -11,3 +11,4 @@ mod fieldlog;
 mod http;
 mod notifications;
 mod storage;
+mod sync;

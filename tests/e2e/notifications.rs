@@ -14,6 +14,8 @@ on_both_backends!(
     voiding_or_correcting_the_encounter_withdraws_the_notification,
     coordinators_resolve_a_notification_once,
     a_connection_change_applies_from_its_date,
+    a_change_of_shift_kind_follows_its_encounters,
+    notifications_paginate_oldest_first,
 );
 
 const NOTIFICATIONS: &str = "/api/v1/municipality-notifications";
@@ -250,6 +252,49 @@ async fn coordinators_resolve_a_notification_once(db: Db) {
         409,
     )
     .await;
+    // A resolved task stays resolved while its facts stand, but a home corrected to another
+    // municipality has not been told: the task opens again for that one.
+    let mut to_tyreso = from(&raid, "0138", "selling", "2026-11-28T22:00:00+01:00");
+    let path = format!("/api/v1/encounters/{encounter}");
+    let mut same_place = from(&raid, "0186", "selling", "2026-11-28T22:00:00+01:00");
+    same_place["gender"] = json!("other");
+    assert_eq!(
+        app.put_json(&path, &mika, &same_place, Some(1))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        notifications(&app, &coordinator, "?status=resolved")
+            .await
+            .len(),
+        1
+    );
+    to_tyreso["gender"] = json!("other");
+    assert_eq!(
+        app.put_json(&path, &mika, &to_tyreso, Some(2))
+            .await
+            .status(),
+        200
+    );
+    let open = notifications(&app, &coordinator, "?status=open").await;
+    assert_eq!(open.len(), 1);
+    assert_eq!(
+        (
+            open[0]["municipality"].as_str(),
+            open[0]["method"].is_null()
+        ),
+        (Some("0138"), true)
+    );
+    let resolve = format!(
+        "{NOTIFICATIONS}/{}/resolve",
+        open[0]["id"].as_str().unwrap()
+    );
+    assert_eq!(
+        app.post_json(&resolve, &coordinator, &body).await.status(),
+        200
+    );
+
     // Once resolved, the municipality has been told: voiding the encounter leaves it so.
     app.post_json(
         &format!("/api/v1/encounters/{encounter}/void"),
@@ -348,6 +393,26 @@ async fn a_connection_change_applies_from_its_date(db: Db) {
     assert_eq!(all.len(), 1);
     assert_eq!(all[0]["date"], "2026-10-31");
 
+    // A correction dated further back settles the open task for the days it now covers.
+    let earlier = json!({"connected": true, "from": "2026-10-01"});
+    assert_eq!(
+        app.put_json(connection, &coordinator, &earlier, None)
+            .await
+            .status(),
+        200
+    );
+    assert!(
+        notifications(&app, &coordinator, "?status=open")
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        notifications(&app, &coordinator, "?status=withdrawn")
+            .await
+            .len(),
+        1
+    );
+
     // Leaving the offer: Solna is not connected from 20 November on.
     let left = app
         .put_json(
@@ -389,4 +454,69 @@ async fn a_connection_change_applies_from_its_date(db: Db) {
         .find(|m| m["code"] == "0184")
         .unwrap();
     assert_eq!(solna["connected"], false);
+}
+
+async fn a_change_of_shift_kind_follows_its_encounters(db: Db) {
+    let app = TestApp::spawn(&db).await;
+    let mika = app
+        .token_for("mika1", Role::OutreachWorker, Some(Unit::Mika))
+        .await;
+    let coordinator = app.token_for("samordnare", Role::Coordinator, None).await;
+    let outreach = shift_body("street_outreach", &["mika"]);
+    let shift = open_shift(&app, &mika, &outreach).await;
+    log(
+        &app,
+        &mika,
+        &from(&shift, "0127", "selling", "2026-11-28T22:00:00+01:00"),
+    )
+    .await;
+    assert!(notifications(&app, &coordinator, "").await.is_empty());
+
+    // It was a raid after all.
+    let path = format!("/api/v1/shifts/{shift}");
+    assert_eq!(
+        app.put_json(&path, &mika, &shift_body("raid", &["mika"]), Some(1))
+            .await
+            .status(),
+        200
+    );
+    let open = notifications(&app, &coordinator, "?status=open").await;
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0]["municipality"], "0127");
+    // And back.
+    assert_eq!(
+        app.put_json(&path, &mika, &outreach, Some(2))
+            .await
+            .status(),
+        200
+    );
+    assert!(
+        notifications(&app, &coordinator, "?status=open")
+            .await
+            .is_empty()
+    );
+}
+
+async fn notifications_paginate_oldest_first(db: Db) {
+    let app = TestApp::spawn(&db).await;
+    let kast = app
+        .token_for("kast1", Role::OutreachWorker, Some(Unit::Kast))
+        .await;
+    let coordinator = app.token_for("samordnare", Role::Coordinator, None).await;
+    let raid = open_shift(&app, &kast, &shift_body("raid", &["kast"])).await;
+    for code in ["0115", "0117", "0126", "0127"] {
+        log(
+            &app,
+            &kast,
+            &from(&raid, code, "buyer", "2026-11-28T22:00:00+01:00"),
+        )
+        .await;
+    }
+    let seen: Vec<String> = app
+        .all_pages(&format!("{NOTIFICATIONS}?limit=1"), &coordinator, 1)
+        .await
+        .iter()
+        .map(|n| n["municipality"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(seen, ["0115", "0117", "0126", "0127"]);
 }

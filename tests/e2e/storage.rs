@@ -16,6 +16,7 @@ on_both_backends!(
     a_failed_write_transaction_leaves_nothing,
     a_duplicate_key_is_a_domain_outcome,
     a_create_that_loses_the_race_for_its_id_is_answered_as_a_retry,
+    the_feed_waits_for_a_change_that_commits_late,
 );
 
 fn day(s: &str) -> NaiveDate {
@@ -193,19 +194,27 @@ async fn a_duplicate_key_is_a_domain_outcome(db: Db) {
 
 /// Two phones create one encounter at once: the second's INSERT waits on the first's
 /// uncommitted row and then hits the unique key. It must end as a retry, not a failure.
-async fn a_create_that_loses_the_race_for_its_id_is_answered_as_a_retry(db: Db) {
+/// A database with one outreach worker of Mika and one open raid of theirs, and an
+/// adult encounter ready to be logged in it.
+struct Field {
+    test_db: TestDb,
+    database: faltlogg_persistence::Database,
+    writer: faltlogg_persistence::write::Writer,
+    draft: faltlogg_domain::encounter::EncounterDraft,
+}
+
+fn field(db: &Db) -> Field {
     use faltlogg_domain::account::{Assignment, Role, Username};
     use faltlogg_domain::encounter::{
         AgeGroup, Context, EncounterDraft, EncounterFields, Gender, PersonRole,
     };
-    use faltlogg_domain::ids::{EncounterId, ShiftId};
+    use faltlogg_domain::ids::ShiftId;
     use faltlogg_domain::shift::{ShiftDraft, ShiftFields, ShiftKind};
     use faltlogg_domain::time::DeviceTime;
-    use faltlogg_domain::write::Applied;
     use faltlogg_persistence::write::Writer;
-    use faltlogg_persistence::{accounts, encounters, shifts};
+    use faltlogg_persistence::{accounts, shifts};
 
-    let test_db = TestDb::create(&db);
+    let test_db = TestDb::create(db);
     let database = test_db.connect();
     database.migrate().unwrap();
     let now = chrono::Utc::now();
@@ -270,6 +279,24 @@ async fn a_create_that_loses_the_race_for_its_id_is_answered_as_a_retry(db: Db) 
         },
     )
     .unwrap();
+    Field {
+        test_db,
+        database,
+        writer,
+        draft,
+    }
+}
+
+async fn a_create_that_loses_the_race_for_its_id_is_answered_as_a_retry(db: Db) {
+    let Field {
+        test_db,
+        database,
+        writer,
+        draft,
+    } = field(&db);
+    use faltlogg_domain::ids::EncounterId;
+    use faltlogg_domain::write::Applied;
+    use faltlogg_persistence::encounters;
     let id = EncounterId::new_random();
 
     let mut first = database.get().unwrap();
@@ -295,7 +322,8 @@ async fn a_create_that_loses_the_race_for_its_id_is_answered_as_a_retry(db: Db) 
     };
     // The first create stays uncommitted while the second one starts and blocks on it.
     dialect::write_transaction(&mut first, |conn| {
-        let created = encounters::put(conn, &writer, id, &draft, None, None, now).unwrap();
+        let created =
+            encounters::put(conn, &writer, id, &draft, None, None, chrono::Utc::now()).unwrap();
         assert_eq!(created.0, Applied::Created);
         started_tx.send(()).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(500));
@@ -303,4 +331,87 @@ async fn a_create_that_loses_the_race_for_its_id_is_answered_as_a_retry(db: Db) 
     })
     .unwrap();
     assert_eq!(second.join().unwrap(), Ok(Applied::Unchanged));
+}
+
+/// On PostgreSQL a transaction holding an earlier sequence number can commit after a
+/// later one. A reader must not pass the first while it is uncommitted, or it never sees it.
+async fn the_feed_waits_for_a_change_that_commits_late(db: Db) {
+    use faltlogg_domain::ids::EncounterId;
+    use faltlogg_persistence::encounters;
+    use faltlogg_persistence::feed::{self, Change, FeedPosition};
+
+    let Field {
+        test_db,
+        database,
+        writer,
+        draft,
+    } = field(&db);
+    let window_start = chrono::Utc::now() - chrono::Duration::days(2);
+    let pulled = |position: FeedPosition| {
+        let page = feed::pull(
+            &mut database.get().unwrap(),
+            Unit::Mika,
+            position,
+            window_start,
+            100,
+        )
+        .unwrap();
+        let ids: Vec<EncounterId> = page
+            .changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::Encounter(e) => Some(e.id),
+                _ => None,
+            })
+            .collect();
+        (ids, page.position)
+    };
+    let (_, start) = pulled(FeedPosition::default());
+    let (early, late) = (EncounterId::new_random(), EncounterId::new_random());
+
+    let mut first = database.get().unwrap();
+    let (numbered, go_on) = std::sync::mpsc::channel();
+    let (committed, wait) = std::sync::mpsc::channel();
+    let later = {
+        let database = test_db.connect();
+        let draft = draft.clone();
+        std::thread::spawn(move || {
+            go_on.recv().unwrap();
+            let mut conn = database.get().unwrap();
+            encounters::put(
+                &mut conn,
+                &writer,
+                late,
+                &draft,
+                None,
+                None,
+                chrono::Utc::now(),
+            )
+            .unwrap();
+            committed.send(()).unwrap();
+        })
+    };
+    let mut seen = Vec::new();
+    let mut position = start;
+    // The early change takes its number first and commits last.
+    dialect::write_transaction(&mut first, |conn| {
+        encounters::put(conn, &writer, early, &draft, None, None, chrono::Utc::now()).unwrap();
+        numbered.send(()).unwrap();
+        // On SQLite the later writer waits for this transaction; on PostgreSQL it commits now.
+        if matches!(db, Db::Postgres(_)) {
+            wait.recv().unwrap();
+            let (ids, next) = pulled(position);
+            seen.extend(ids);
+            position = next;
+        }
+        Ok::<_, StoreError>(())
+    })
+    .unwrap();
+    later.join().unwrap();
+    let (ids, _) = pulled(position);
+    seen.extend(ids);
+    seen.sort();
+    let mut both = vec![early, late];
+    both.sort();
+    assert_eq!(seen, both, "the reader saw every change exactly once");
 }

@@ -372,7 +372,7 @@ pub async fn put_encounter(
     let id: EncounterId = parse_id(&path)?;
     let writer = writer(&auth.principal)?;
     let context = Context {
-        now: Utc::now(),
+        now: crate::records::now(),
         notes_enabled: state.config.notes_enabled,
     };
     let (draft, reason) = body.0.parse(&context)?;
@@ -508,7 +508,7 @@ pub async fn void_encounter(
     .map_err(ValidationErrors::from)?;
     let (applied, encounter) = state
         .with_db(move |conn| {
-            encounters::void(conn, &writer, id, &reason, Utc::now())
+            encounters::void(conn, &writer, id, &reason, crate::records::now())
                 .map_err(|e| write_error(e, EncounterView::from))
         })
         .await?;

@@ -8,6 +8,7 @@ pub mod notifications;
 pub mod reference;
 pub mod shifts;
 pub mod spec;
+pub mod sync;
 
 use actix_web::http::Method;
 use actix_web::{Resource, Route, web};
@@ -139,6 +140,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         (
             "/api/v1/municipality-notifications/{id}/resolve",
             vec![(Method::POST, web::to(notifications::resolve_notification))],
+        ),
+        (
+            "/api/v1/sync/push",
+            vec![(Method::POST, web::to(sync::push))],
+        ),
+        (
+            "/api/v1/sync/pull",
+            vec![(Method::GET, web::to(sync::pull))],
         ),
     ];
     for (path, methods) in routes {

@@ -154,7 +154,7 @@ pub async fn resolve_notification(
     let by = auth.principal.user_id;
     let (_, notification) = state
         .with_db(move |conn| {
-            notifications::resolve(conn, id, method, note.as_ref(), by, Utc::now())
+            notifications::resolve(conn, id, method, note.as_ref(), by, crate::records::now())
                 .map_err(|e| write_error(e, NotificationView::from))
         })
         .await?;

@@ -2,7 +2,7 @@
 //! the county offer, which coordinators change as dated changes.
 
 use actix_web::{HttpResponse, web};
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use faltlogg_domain::ValidationErrors;
 use faltlogg_domain::municipality::{Municipality, MunicipalityCode};
 use faltlogg_domain::time::{parse_date, stockholm_date};
@@ -37,16 +37,17 @@ pub async fn list_units(
     _auth: Auth<AnyRole>,
 ) -> Result<HttpResponse, ApiError> {
     let units = state.with_db(|conn| Ok(reference::units(conn)?)).await?;
-    Ok(HttpResponse::Ok().json(
-        units
-            .into_iter()
-            .map(|unit: Unit| UnitView {
-                code: unit.code(),
-                name: unit.name(),
-                adults_only: unit.adults_only(),
-            })
-            .collect::<Vec<_>>(),
-    ))
+    Ok(HttpResponse::Ok().json(units.into_iter().map(UnitView::from).collect::<Vec<_>>()))
+}
+
+impl From<Unit> for UnitView {
+    fn from(unit: Unit) -> Self {
+        Self {
+            code: unit.code(),
+            name: unit.name(),
+            adults_only: unit.adults_only(),
+        }
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -76,7 +77,7 @@ impl From<Municipality> for MunicipalityView {
             code: m.code.as_str(),
             name: m.code.name(),
             in_stockholm_county: m.code.in_stockholm_county(),
-            connected: m.connected_on(stockholm_date(Utc::now())),
+            connected: m.connected_on(stockholm_date(crate::records::now())),
             connections: m
                 .connections
                 .iter()
@@ -161,7 +162,7 @@ pub async fn change_connection(
                 from,
                 connected,
                 by,
-                Utc::now(),
+                crate::records::now(),
             )?)
         })
         .await?;

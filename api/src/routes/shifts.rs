@@ -207,7 +207,7 @@ pub async fn put_shift(
                 &draft,
                 precondition,
                 reason.as_ref(),
-                Utc::now(),
+                crate::records::now(),
             )
             .map_err(|e| write_error(e, ShiftView::from))
         })
@@ -250,7 +250,7 @@ pub struct ShiftQuery {
     pub to: Option<String>,
     #[param(schema_with = crate::schema::shift_status)]
     pub status: Option<String>,
-    /// Only closed shifts where a late entry of a minor lacks safeguarding.
+    /// Only closed shifts where a minor lacks safeguarding (outreach workers only).
     pub needs_attention: Option<String>,
     pub cursor: Option<String>,
     /// 1 to 500; 100 when absent.
@@ -325,6 +325,10 @@ pub async fn list_shifts(
 ) -> Result<HttpResponse, ApiError> {
     let scope = scope(&auth.principal)?;
     let (filter, cursor, limit) = query.parse()?;
+    // Which minors lack safeguarding is the units' own social-services matter.
+    if filter.needs_attention && !matches!(scope, ShiftScope::Unit(_)) {
+        return Err(ApiError::Forbidden);
+    }
     let found = state
         .with_db(move |conn| Ok(shifts::list(conn, scope, &filter, cursor, limit + 1)?))
         .await?;
@@ -358,7 +362,7 @@ pub async fn close_shift(
     let writer = writer(&auth.principal)?;
     let (applied, shift) = state
         .with_db(move |conn| {
-            shifts::close(conn, &writer, id, Utc::now())
+            shifts::close(conn, &writer, id, crate::records::now())
                 .map_err(|e| write_error(e, ShiftView::from))
         })
         .await?;
@@ -467,8 +471,15 @@ pub async fn review_shift(
     let reviewer = auth.principal.user_id;
     let (applied, shift) = state
         .with_db(move |conn| {
-            shifts::review(conn, scope, reviewer, id, comment.as_ref(), Utc::now())
-                .map_err(|e| write_error(e, ShiftView::from))
+            shifts::review(
+                conn,
+                scope,
+                reviewer,
+                id,
+                comment.as_ref(),
+                crate::records::now(),
+            )
+            .map_err(|e| write_error(e, ShiftView::from))
         })
         .await?;
     Ok(respond(applied, shift))
