@@ -11,4 +11,5 @@ pub mod records;
 pub mod routes;
 pub mod schema;
 pub mod startup;
+pub mod table;
 pub mod telemetry;

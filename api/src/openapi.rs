@@ -5,7 +5,7 @@ use utoipa::OpenApi;
 
 use crate::error::{Problem, ProblemField};
 use crate::routes::{
-    accounts, auth, encounters, health, notifications, reference, shifts, spec, sync,
+    accounts, auth, encounters, health, notifications, reference, reports, shifts, spec, sync,
 };
 
 #[derive(OpenApi)]
@@ -29,6 +29,7 @@ prostitution and human trafficking. Every error is an RFC 9457 problem (applicat
         reference::list_units, reference::list_municipalities, reference::change_connection,
         notifications::list_notifications, notifications::resolve_notification,
         sync::push, sync::pull,
+        reports::cooperation, reports::sugar_dating, reports::municipalities,
     ),
     components(schemas(Problem, ProblemField)),
     modifiers(&BearerScheme),
@@ -41,6 +42,7 @@ prostitution and human trafficking. Every error is an RFC 9457 problem (applicat
         (name = "encounters", description = "Påträffade personer: only the unit that logged them reads them"),
         (name = "reference", description = "Units and municipalities"),
         (name = "notifications", description = "Coordinators' tasks to inform municipalities that are not connected"),
+        (name = "reports", description = "Figures for the steering group: JSON, CSV or Excel"),
         (name = "sync", description = "Offline phones: batch push and a change feed that never skips"),
     ),
 )]

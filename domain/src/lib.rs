@@ -11,6 +11,7 @@ pub mod identity_number;
 pub mod ids;
 pub mod municipality;
 pub mod notification;
+pub mod report;
 pub mod shift;
 pub mod text;
 pub mod time;

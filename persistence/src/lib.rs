@@ -9,6 +9,7 @@ mod error;
 pub mod feed;
 pub mod notifications;
 pub mod reference;
+pub mod reports;
 pub mod schema;
 pub mod shifts;
 mod stored;

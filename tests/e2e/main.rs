@@ -10,5 +10,6 @@ mod contract;
 mod fieldlog;
 mod http;
 mod notifications;
+mod reports;
 mod storage;
 mod sync;

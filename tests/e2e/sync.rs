@@ -24,11 +24,11 @@ on_both_backends!(
 
 const PUSH: &str = "/api/v1/sync/push";
 
-fn item(record_type: &str, id: &str, base_version: Option<i64>, data: Value) -> Value {
+pub fn item(record_type: &str, id: &str, base_version: Option<i64>, data: Value) -> Value {
     json!({"type": record_type, "id": id, "base_version": base_version, "data": data})
 }
 
-async fn push(app: &TestApp, token: &str, items: Vec<Value>) -> Vec<Value> {
+pub async fn push(app: &TestApp, token: &str, items: Vec<Value>) -> Vec<Value> {
     let response = app.post_json(PUSH, token, &json!({"items": items})).await;
     assert_eq!(response.status(), 200);
     response.json::<Value>().await.unwrap()["results"]

@@ -6,6 +6,7 @@ pub mod encounters;
 pub mod health;
 pub mod notifications;
 pub mod reference;
+pub mod reports;
 pub mod shifts;
 pub mod spec;
 pub mod sync;
@@ -140,6 +141,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         (
             "/api/v1/municipality-notifications/{id}/resolve",
             vec![(Method::POST, web::to(notifications::resolve_notification))],
+        ),
+        (
+            "/api/v1/reports/cooperation",
+            vec![(Method::GET, web::to(reports::cooperation))],
+        ),
+        (
+            "/api/v1/reports/sugar-dating",
+            vec![(Method::GET, web::to(reports::sugar_dating))],
+        ),
+        (
+            "/api/v1/reports/municipalities",
+            vec![(Method::GET, web::to(reports::municipalities))],
         ),
         (
             "/api/v1/sync/push",

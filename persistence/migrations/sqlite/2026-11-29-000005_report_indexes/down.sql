@@ -1,0 +1,2 @@
+DROP INDEX municipality_notifications_occurred;
+DROP INDEX encounters_role_occurred;

@@ -1,0 +1,298 @@
+//! Report figures, aggregated in the database: GROUP BY and COUNT over the rows of a
+//! period, never encounters loaded into memory. Periods arrive as UTC bounds (Stockholm
+//! days turned into instants in Rust), which both backends compare alike.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::dsl::{count, count_star, max, min};
+use diesel::prelude::*;
+use faltlogg_domain::codes::Coded;
+use faltlogg_domain::encounter::{AgeGroup, Gender, PersonRole};
+use faltlogg_domain::notification::NotificationStatus;
+use faltlogg_domain::shift::ShiftKind;
+use faltlogg_domain::unit::{ReferralTarget, Unit};
+
+use crate::schema::{
+    encounter_referrals, encounters, municipality_notifications, shift_units, shifts,
+};
+use crate::stored::coded;
+use crate::{DbConnection, StoreError};
+
+/// Instants `[start, end)`.
+pub type Bounds = (DateTime<Utc>, DateTime<Utc>);
+
+/// Whose figures: one unit's (an outreach worker's), or every unit's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Units {
+    One(Unit),
+    All,
+}
+
+impl Units {
+    fn codes(self) -> Vec<&'static str> {
+        match self {
+            Units::One(unit) => vec![unit.code()],
+            Units::All => Unit::ALL.iter().map(|u| u.code()).collect(),
+        }
+    }
+}
+
+fn tally(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+/// Shifts with police that started in the period, by kind. One unit sees the shifts it
+/// took part in.
+pub fn shifts_with_police(
+    conn: &mut DbConnection,
+    (start, end): Bounds,
+    units: Units,
+) -> Result<Vec<(ShiftKind, u64)>, StoreError> {
+    shifts::table
+        .filter(shifts::with_police.eq(true))
+        .filter(shifts::started_at.ge(start.naive_utc()))
+        .filter(shifts::started_at.lt(end.naive_utc()))
+        .filter(
+            shifts::id.eq_any(
+                shift_units::table
+                    .filter(shift_units::unit_code.eq_any(units.codes()))
+                    .select(shift_units::shift_id),
+            ),
+        )
+        .group_by(shifts::kind)
+        .select((shifts::kind, count_star()))
+        .load::<(String, i64)>(conn)?
+        .into_iter()
+        .map(|(kind, n)| Ok((coded(&kind)?, tally(n))))
+        .collect()
+}
+
+/// Encounters with people selling or buying in shifts with police that started in the
+/// period, met in it and not voided: counted by role, age group and support offered.
+pub fn cooperation_encounters(
+    conn: &mut DbConnection,
+    (start, end): Bounds,
+    units: Units,
+) -> Result<Vec<(PersonRole, AgeGroup, bool, u64)>, StoreError> {
+    encounters::table
+        .inner_join(shifts::table)
+        .filter(shifts::with_police.eq(true))
+        .filter(shifts::started_at.ge(start.naive_utc()))
+        .filter(shifts::started_at.lt(end.naive_utc()))
+        .filter(encounters::occurred_at.ge(start.naive_utc()))
+        .filter(encounters::occurred_at.lt(end.naive_utc()))
+        .filter(encounters::voided_at.is_null())
+        .filter(encounters::role.eq_any([PersonRole::Selling.code(), PersonRole::Buyer.code()]))
+        .filter(encounters::unit_code.eq_any(units.codes()))
+        .group_by((
+            encounters::role,
+            encounters::age_group,
+            encounters::support_offered,
+        ))
+        .select((
+            encounters::role,
+            encounters::age_group,
+            encounters::support_offered,
+            count_star(),
+        ))
+        .load::<(String, String, bool, i64)>(conn)?
+        .into_iter()
+        .map(|(role, age, support, n)| Ok((coded(&role)?, coded(&age)?, support, tally(n))))
+        .collect()
+}
+
+/// Of the same encounters, by role: how many carry a pseudonym, and how many distinct
+/// people those are (a pseudonym is a unit's own code, so it links within a unit only).
+pub fn cooperation_pseudonyms(
+    conn: &mut DbConnection,
+    (start, end): Bounds,
+    units: Units,
+) -> Result<Vec<(PersonRole, u64, u64)>, StoreError> {
+    encounters::table
+        .inner_join(shifts::table)
+        .filter(shifts::with_police.eq(true))
+        .filter(shifts::started_at.ge(start.naive_utc()))
+        .filter(shifts::started_at.lt(end.naive_utc()))
+        .filter(encounters::occurred_at.ge(start.naive_utc()))
+        .filter(encounters::occurred_at.lt(end.naive_utc()))
+        .filter(encounters::voided_at.is_null())
+        .filter(encounters::role.eq_any([PersonRole::Selling.code(), PersonRole::Buyer.code()]))
+        .filter(encounters::unit_code.eq_any(units.codes()))
+        .filter(encounters::pseudonym.is_not_null())
+        .group_by(encounters::role)
+        .select((
+            encounters::role,
+            count_star(),
+            count(
+                encounters::unit_code
+                    .concat("|")
+                    .concat(encounters::pseudonym.assume_not_null()),
+            )
+            .aggregate_distinct(),
+        ))
+        .load::<(String, i64, i64)>(conn)?
+        .into_iter()
+        .map(|(role, with, distinct)| Ok((coded(&role)?, tally(with), tally(distinct))))
+        .collect()
+}
+
+/// How many contacts share one age group, gender, home and answer to support.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactGroup {
+    pub age_group: AgeGroup,
+    pub gender: Gender,
+    /// The stored home: an SCB code or a special home.
+    pub home: String,
+    pub support_offered: bool,
+    pub contacts: u64,
+}
+
+/// Sugar-dating contacts met in the period, not voided, in groups.
+pub fn sugar_dating_contacts(
+    conn: &mut DbConnection,
+    (start, end): Bounds,
+    units: Units,
+) -> Result<Vec<ContactGroup>, StoreError> {
+    encounters::table
+        .filter(encounters::role.eq(PersonRole::SugarDating.code()))
+        .filter(encounters::occurred_at.ge(start.naive_utc()))
+        .filter(encounters::occurred_at.lt(end.naive_utc()))
+        .filter(encounters::voided_at.is_null())
+        .filter(encounters::unit_code.eq_any(units.codes()))
+        .group_by((
+            encounters::age_group,
+            encounters::gender,
+            encounters::home_municipality,
+            encounters::support_offered,
+        ))
+        .select((
+            encounters::age_group,
+            encounters::gender,
+            encounters::home_municipality,
+            encounters::support_offered,
+            count_star(),
+        ))
+        .load::<(String, String, String, bool, i64)>(conn)?
+        .into_iter()
+        .map(|(age, gender, home, support, n)| {
+            Ok(ContactGroup {
+                age_group: coded(&age)?,
+                gender: coded(&gender)?,
+                home,
+                support_offered: support,
+                contacts: tally(n),
+            })
+        })
+        .collect()
+}
+
+/// The youngest and oldest age recorded among the same contacts.
+pub fn sugar_dating_ages(
+    conn: &mut DbConnection,
+    (start, end): Bounds,
+    units: Units,
+) -> Result<(Option<i32>, Option<i32>), StoreError> {
+    Ok(encounters::table
+        .filter(encounters::role.eq(PersonRole::SugarDating.code()))
+        .filter(encounters::occurred_at.ge(start.naive_utc()))
+        .filter(encounters::occurred_at.lt(end.naive_utc()))
+        .filter(encounters::voided_at.is_null())
+        .filter(encounters::unit_code.eq_any(units.codes()))
+        .select((min(encounters::age_years), max(encounters::age_years)))
+        .first(conn)?)
+}
+
+/// Of the minors among the same contacts: how many had their guardians contacted, and for
+/// how many a report of concern was filed (by the unit or another).
+pub fn sugar_dating_minors(
+    conn: &mut DbConnection,
+    (start, end): Bounds,
+    units: Units,
+) -> Result<(u64, u64), StoreError> {
+    let minors = || {
+        encounters::table
+            .filter(encounters::role.eq(PersonRole::SugarDating.code()))
+            .filter(encounters::age_group.eq(AgeGroup::Under18.code()))
+            .filter(encounters::occurred_at.ge(start.naive_utc()))
+            .filter(encounters::occurred_at.lt(end.naive_utc()))
+            .filter(encounters::voided_at.is_null())
+            .filter(encounters::unit_code.eq_any(units.codes()))
+    };
+    let guardian: i64 = minors()
+        .filter(encounters::guardian_contacted_at_sent.is_not_null())
+        .select(count_star())
+        .first(conn)?;
+    let concern: i64 = minors()
+        .filter(
+            encounters::concern_filed_at_sent
+                .is_not_null()
+                .or(encounters::concern_filed_by_unit.is_not_null()),
+        )
+        .select(count_star())
+        .first(conn)?;
+    Ok((tally(guardian), tally(concern)))
+}
+
+/// The same contacts by referral target: how many were referred to each.
+pub fn sugar_dating_referrals(
+    conn: &mut DbConnection,
+    (start, end): Bounds,
+    units: Units,
+) -> Result<Vec<(ReferralTarget, u64)>, StoreError> {
+    encounter_referrals::table
+        .inner_join(encounters::table)
+        .filter(encounters::role.eq(PersonRole::SugarDating.code()))
+        .filter(encounters::occurred_at.ge(start.naive_utc()))
+        .filter(encounters::occurred_at.lt(end.naive_utc()))
+        .filter(encounters::voided_at.is_null())
+        .filter(encounters::unit_code.eq_any(units.codes()))
+        .group_by(encounter_referrals::target)
+        .select((
+            encounter_referrals::target,
+            count(encounter_referrals::encounter_id).aggregate_distinct(),
+        ))
+        .load::<(String, i64)>(conn)?
+        .into_iter()
+        .map(|(target, n)| Ok((coded(&target)?, tally(n))))
+        .collect()
+}
+
+/// Encounters met in the period, not voided, by home and role.
+pub fn encounters_by_home(
+    conn: &mut DbConnection,
+    (start, end): Bounds,
+    units: Units,
+) -> Result<Vec<(String, PersonRole, u64)>, StoreError> {
+    encounters::table
+        .filter(encounters::occurred_at.ge(start.naive_utc()))
+        .filter(encounters::occurred_at.lt(end.naive_utc()))
+        .filter(encounters::voided_at.is_null())
+        .filter(encounters::unit_code.eq_any(units.codes()))
+        .group_by((encounters::home_municipality, encounters::role))
+        .select((
+            encounters::home_municipality,
+            encounters::role,
+            count_star(),
+        ))
+        .load::<(String, String, i64)>(conn)?
+        .into_iter()
+        .map(|(home, role, n)| Ok((home, coded(&role)?, tally(n))))
+        .collect()
+}
+
+/// Municipality notifications for meetings on the period's days, by municipality and status.
+pub fn notifications_by_municipality(
+    conn: &mut DbConnection,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<(String, NotificationStatus, u64)>, StoreError> {
+    use municipality_notifications as n;
+    n::table
+        .filter(n::occurred_on.ge(from.to_string()))
+        .filter(n::occurred_on.le(to.to_string()))
+        .group_by((n::municipality_code, n::status))
+        .select((n::municipality_code, n::status, count_star()))
+        .load::<(String, String, i64)>(conn)?
+        .into_iter()
+        .map(|(code, status, n)| Ok((code, coded(&status)?, tally(n))))
+        .collect()
+}
