@@ -139,33 +139,37 @@ fn csv_field(cell: &Cell) -> String {
     }
 }
 
+/// Reads RFC 4180 back into rows of fields: the inverse of [`Table::to_csv`], for
+/// checking an export.
+pub fn parse_csv(text: &str) -> Vec<Vec<String>> {
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut row: Vec<String> = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => row.push(std::mem::take(&mut field)),
+            ('\r', false) => {}
+            ('\n', false) => {
+                row.push(std::mem::take(&mut field));
+                rows.push(std::mem::take(&mut row));
+            }
+            (c, _) => field.push(c),
+        }
+    }
+    rows
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
-
-    /// Reads RFC 4180 back, for the round trip.
-    fn parse_csv(text: &str) -> Vec<Vec<String>> {
-        let mut rows = vec![vec![String::new()]];
-        let mut quoted = false;
-        let mut chars = text.chars().peekable();
-        while let Some(c) = chars.next() {
-            let field = rows.last_mut().unwrap().last_mut().unwrap();
-            match (c, quoted) {
-                ('"', true) if chars.peek() == Some(&'"') => {
-                    field.push('"');
-                    chars.next();
-                }
-                ('"', _) => quoted = !quoted,
-                (',', false) => rows.last_mut().unwrap().push(String::new()),
-                ('\r', false) => {}
-                ('\n', false) => rows.push(vec![String::new()]),
-                (c, _) => field.push(c),
-            }
-        }
-        rows.pop();
-        rows
-    }
 
     #[test]
     fn figures_become_measure_rows() {

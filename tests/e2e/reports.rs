@@ -6,6 +6,8 @@ use faltlogg_domain::unit::Unit;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use faltlogg_api::table::parse_csv;
+
 use crate::fieldlog::adult;
 use crate::helpers::{Db, TestApp, assert_problem};
 use crate::on_both_backends;
@@ -536,29 +538,6 @@ async fn the_municipalities_report_follows_homes_connections_and_notifications(d
         .await;
     assert_eq!(row(&own, "0127")["encounters"]["buyer"], 2);
     assert!(row(&own, "0127")["notifications"].is_null());
-}
-
-/// Reads RFC 4180 CSV back: rows of fields.
-fn parse_csv(text: &str) -> Vec<Vec<String>> {
-    let mut rows = vec![vec![String::new()]];
-    let mut quoted = false;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        let field = rows.last_mut().unwrap().last_mut().unwrap();
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                field.push('"');
-                chars.next();
-            }
-            ('"', _) => quoted = !quoted,
-            (',', false) => rows.last_mut().unwrap().push(String::new()),
-            ('\r', false) => {}
-            ('\n', false) => rows.push(vec![String::new()]),
-            (c, _) => field.push(c),
-        }
-    }
-    rows.pop();
-    rows
 }
 
 async fn reports_come_as_csv_and_excel_and_refuse_bad_periods(db: Db) {
