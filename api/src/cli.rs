@@ -33,6 +33,26 @@ enum Command {
     /// Manage staff accounts (this is how the first admin is made).
     #[command(subcommand)]
     User(UserCommand),
+    /// The audit log's hash chain.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Erase encounter details past the retention period and prune old audit entries now
+    /// (the server also does this daily).
+    #[command(subcommand)]
+    Retention(RetentionCommand),
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Seal what is waiting, then check every link of the chain; names the first broken
+    /// entry and exits 1 if there is one.
+    Verify,
+}
+
+#[derive(Subcommand)]
+enum RetentionCommand {
+    /// Run retention once.
+    Run,
 }
 
 #[derive(Subcommand)]
@@ -82,6 +102,8 @@ pub fn main() -> ExitCode {
             let result = match command {
                 Command::Migrate => migrate(&config),
                 Command::User(user) => users::run(&config, user),
+                Command::Audit(AuditCommand::Verify) => verify_audit(&config),
+                Command::Retention(RetentionCommand::Run) => run_retention(&config),
                 _ => serve(config),
             };
             result.unwrap_or_else(|error| fail(error.as_ref()))
@@ -196,6 +218,41 @@ fn serve(config: Config) -> Result<ExitCode, Box<dyn std::error::Error>> {
         tracing::info!("stopped");
         Ok(ExitCode::SUCCESS)
     })
+}
+
+fn verify_audit(config: &Config) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let db = faltlogg_persistence::Database::connect(config.database.clone(), 1)?;
+    db.migrate()?;
+    let mut conn = db.get()?;
+    faltlogg_persistence::audit::seal(&mut conn)?;
+    let verification = faltlogg_persistence::audit::verify(&mut conn)?;
+    match verification.first_broken {
+        None => {
+            println!(
+                "audit log intact: {} entries sealed and verified, {} not yet sealed",
+                verification.sealed, verification.unsealed
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(seq) => {
+            println!(
+                "audit log BROKEN at entry {seq}: its link or hash does not match ({} entries before it verified)",
+                verification.sealed
+            );
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn run_retention(config: &Config) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let db = faltlogg_persistence::Database::connect(config.database.clone(), 1)?;
+    db.migrate()?;
+    let run = crate::jobs::run_retention(&mut *db.get()?, config, crate::records::now())?;
+    println!(
+        "retention: details of {} encounters erased, {} audit entries pruned",
+        run.erased, run.pruned
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn fail(error: &dyn std::error::Error) -> ExitCode {

@@ -36,6 +36,10 @@ pub struct Config {
     pub notes_enabled: bool,
     /// How long a closed shift stays on its units' devices.
     pub device_window: chrono::Duration,
+    /// How long encounter details are kept, counted from when the person was met.
+    pub retention: chrono::Duration,
+    /// How long audit entries are kept.
+    pub audit_retention: chrono::Duration,
 }
 
 /// A variable that is set but unusable; start-up stops with this message.
@@ -116,6 +120,16 @@ const VARIABLES: &[Variable] = &[
         meaning: "false refuses free-text notes on encounters (an installation's choice)",
     },
     Variable {
+        name: "FALTLOGG_RETENTION_DAYS",
+        default: "730",
+        meaning: "days encounter details are kept after the meeting; set from the disposal decision",
+    },
+    Variable {
+        name: "FALTLOGG_AUDIT_RETENTION_DAYS",
+        default: "1825",
+        meaning: "days audit entries are kept",
+    },
+    Variable {
         name: "FALTLOGG_DEVICE_WINDOW_DAYS",
         default: "2",
         meaning: "days a closed shift stays on its units' phones, 1 to 60",
@@ -182,6 +196,17 @@ impl Config {
                 ))
             }
         };
+        let days = |name: &str, default: i64, range: std::ops::RangeInclusive<i64>| {
+            let value = parse_or(name, get, default)?;
+            if range.contains(&value) {
+                Ok(chrono::Duration::days(value))
+            } else {
+                Err(invalid(
+                    name,
+                    format!("must be between {} and {} days", range.start(), range.end()),
+                ))
+            }
+        };
         let access_token_ttl = seconds("FALTLOGG_ACCESS_TOKEN_TTL", 900, 60..=3600)?;
         let session_idle_timeout =
             seconds("FALTLOGG_SESSION_IDLE_TIMEOUT", 43_200, 60..=31_536_000)?;
@@ -214,16 +239,9 @@ impl Config {
             session_lifetime,
             trusted_proxies,
             notes_enabled: parse_or("FALTLOGG_NOTES_ENABLED", get, true)?,
-            device_window: {
-                let days: i64 = parse_or("FALTLOGG_DEVICE_WINDOW_DAYS", get, 2)?;
-                if !(1..=60).contains(&days) {
-                    return Err(invalid(
-                        "FALTLOGG_DEVICE_WINDOW_DAYS",
-                        "must be between 1 and 60 days",
-                    ));
-                }
-                chrono::Duration::days(days)
-            },
+            device_window: days("FALTLOGG_DEVICE_WINDOW_DAYS", 2, 1..=60)?,
+            retention: days("FALTLOGG_RETENTION_DAYS", 730, 1..=36_500)?,
+            audit_retention: days("FALTLOGG_AUDIT_RETENTION_DAYS", 1825, 1..=36_500)?,
         })
     }
 
@@ -292,6 +310,8 @@ mod tests {
             ("FALTLOGG_TRUSTED_PROXIES", "10.0.0.1,proxy"),
             ("FALTLOGG_NOTES_ENABLED", "nej"),
             ("FALTLOGG_DEVICE_WINDOW_DAYS", "0"),
+            ("FALTLOGG_RETENTION_DAYS", "0"),
+            ("FALTLOGG_AUDIT_RETENTION_DAYS", "forever"),
         ] {
             let error = Config::from_vars(vars(&[(name, value)])).unwrap_err();
             assert_eq!(error.variable, name);

@@ -1,10 +1,12 @@
 //! Fältlogg's HTTP API: routes, DTOs, problem+json errors, and the `faltlogg` binary.
 
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod jobs;
 pub mod openapi;
 pub mod pagination;
 pub mod records;

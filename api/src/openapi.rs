@@ -5,7 +5,8 @@ use utoipa::OpenApi;
 
 use crate::error::{Problem, ProblemField};
 use crate::routes::{
-    accounts, auth, encounters, health, notifications, reference, reports, shifts, spec, sync,
+    accounts, audit, auth, encounters, health, notifications, reference, reports, shifts, spec,
+    sync,
 };
 
 #[derive(OpenApi)]
@@ -28,7 +29,7 @@ prostitution and human trafficking. Every error is an RFC 9457 problem (applicat
         encounters::void_encounter,
         reference::list_units, reference::list_municipalities, reference::change_connection,
         notifications::list_notifications, notifications::resolve_notification,
-        sync::push, sync::pull,
+        sync::push, sync::pull, audit::list,
         reports::cooperation, reports::sugar_dating, reports::municipalities,
     ),
     components(schemas(Problem, ProblemField)),
@@ -43,6 +44,7 @@ prostitution and human trafficking. Every error is an RFC 9457 problem (applicat
         (name = "reference", description = "Units and municipalities"),
         (name = "notifications", description = "Coordinators' tasks to inform municipalities that are not connected"),
         (name = "reports", description = "Figures for the steering group: JSON, CSV or Excel"),
+        (name = "audit", description = "Who read or changed what, when (role auditor)"),
         (name = "sync", description = "Offline phones: batch push and a change feed that never skips"),
     ),
 )]

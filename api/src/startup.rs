@@ -87,6 +87,7 @@ impl Application {
             config.jwt_previous_key_file.as_deref(),
             &config.data_dir,
         )?;
+        crate::jobs::spawn(db.clone(), config.clone());
         let state = web::Data::new(AppState { db, config, keys });
         let server = HttpServer::new(move || {
             App::new()
@@ -101,7 +102,8 @@ impl Application {
                 .wrap(
                     DefaultHeaders::new()
                         .add((header::CACHE_CONTROL, "no-store"))
-                        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")),
+                        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                        .add((header::REFERRER_POLICY, "no-referrer")),
                 )
                 .wrap_fn(|req, srv| {
                     let request_id = req.extensions().get::<RequestId>().copied();
@@ -118,7 +120,7 @@ impl Application {
                         Ok(response)
                     }
                 })
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
         })
         .listen(listener)
         .map_err(|source| StartupError::Listen { address, source })?

@@ -7,6 +7,33 @@ use serde_json::Value;
 pub const CSV: &str = "text/csv";
 pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
+/// How the client wants the answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Csv,
+    Xlsx,
+}
+
+pub fn format_of(req: &actix_web::HttpRequest) -> Format {
+    let accept = req
+        .headers()
+        .get(actix_web::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    // The first of the media types we make, in the order the client lists them.
+    accept
+        .split(',')
+        .map(|range| range.split(';').next().unwrap_or("").trim())
+        .find_map(|media| match media {
+            CSV => Some(Format::Csv),
+            XLSX => Some(Format::Xlsx),
+            "application/json" => Some(Format::Json),
+            _ => None,
+        })
+        .unwrap_or(Format::Json)
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Cell {
     Text(String),

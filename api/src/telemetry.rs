@@ -33,3 +33,56 @@ where
     let span = Span::current();
     actix_web::web::block(move || span.in_scope(f)).await
 }
+
+/// When a request began, for its latency.
+struct Started(std::time::Instant);
+
+/// The span of each request, and its one line at the end: method, route pattern (never
+/// the path's ids or the query), status, latency, request id and user id. Nothing from
+/// bodies or headers, so no token, password or person's data.
+pub struct RequestSpan;
+
+impl tracing_actix_web::RootSpanBuilder for RequestSpan {
+    fn on_request_start(request: &actix_web::dev::ServiceRequest) -> Span {
+        use actix_web::HttpMessage;
+        let request_id = request
+            .extensions()
+            .get::<tracing_actix_web::RequestId>()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let route = request
+            .match_pattern()
+            .unwrap_or_else(|| "unmatched".to_owned());
+        request
+            .extensions_mut()
+            .insert(Started(std::time::Instant::now()));
+        tracing::info_span!(
+            "request",
+            method = %request.method(),
+            route = %route,
+            request_id = %request_id,
+            user_id = tracing::field::Empty,
+            status = tracing::field::Empty,
+            latency_ms = tracing::field::Empty,
+        )
+    }
+
+    fn on_request_end<B: actix_web::body::MessageBody>(
+        span: Span,
+        outcome: &Result<actix_web::dev::ServiceResponse<B>, actix_web::Error>,
+    ) {
+        use actix_web::HttpMessage;
+        let status = match outcome {
+            Ok(response) => {
+                if let Some(started) = response.request().extensions().get::<Started>() {
+                    let millis = u64::try_from(started.0.elapsed().as_millis()).unwrap_or(u64::MAX);
+                    span.record("latency_ms", millis);
+                }
+                response.status()
+            }
+            Err(error) => error.as_response_error().status_code(),
+        };
+        span.record("status", status.as_u16());
+        tracing::info!(parent: &span, "request finished");
+    }
+}

@@ -87,6 +87,8 @@ pub enum ConcernReport {
         municipality: MunicipalityCode,
     },
     FiledByUnit(Unit),
+    /// Filed by this unit; when and with whom were erased at the end of retention.
+    DetailsErased,
 }
 
 impl ConcernReport {
@@ -302,7 +304,8 @@ pub fn parse_reason(field: &str, value: Option<&str>) -> Result<Option<FreeText>
 pub struct Void {
     pub at: DateTime<Utc>,
     pub by: UserId,
-    pub reason: FreeText,
+    /// Erased at the end of retention.
+    pub reason: Option<FreeText>,
 }
 
 /// An encounter as stored.

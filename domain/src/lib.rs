@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod account;
+pub mod audit;
 pub mod codes;
 pub mod encounter;
 pub mod identity_number;

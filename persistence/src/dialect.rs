@@ -146,6 +146,15 @@ pub(crate) fn feed_horizon(conn: &mut DbConnection) -> Result<Option<i64>, diese
     Ok(Some(oldest_running.map_or(next, |oldest| oldest.min(next))))
 }
 
+/// Makes concurrent holders of `key` take turns until the end of the transaction, on
+/// PostgreSQL (an advisory lock); SQLite's write lock already does.
+pub(crate) fn serialize_on(conn: &mut DbConnection, key: i64) -> Result<(), diesel::result::Error> {
+    if let DbConnection::Postgres(inner) = conn {
+        inner.batch_execute(&format!("SELECT pg_advisory_xact_lock({key})"))?;
+    }
+    Ok(())
+}
+
 /// Applies every pending migration under a lock, so that instances starting at once
 /// migrate once and the others find nothing left to do.
 pub(crate) fn run_pending_migrations(conn: &mut DbConnection) -> Result<usize, StoreError> {

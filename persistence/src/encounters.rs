@@ -29,6 +29,9 @@ use crate::write::{
 };
 use crate::{DbConnection, StoreError, notifications, reference, shifts};
 
+/// What the concern report's filing time says once retention erased its details.
+pub(crate) const ERASED: &str = "erased";
+
 #[derive(Queryable)]
 struct Row {
     id: String,
@@ -106,6 +109,7 @@ fn values(draft: &EncounterDraft) -> Values<'_> {
                 None,
             ),
             Some(ConcernReport::FiledByUnit(unit)) => (None, None, Some(unit.code())),
+            Some(ConcernReport::DetailsErased) => (Some(ERASED.to_owned()), None, None),
             None => (None, None, None),
         };
     Values {
@@ -146,6 +150,7 @@ fn from_row(row: Row, referrals: Vec<Referral>) -> Result<Encounter, StoreError>
         row.concern_municipality,
         row.concern_filed_by_unit,
     ) {
+        (Some(at), None, None) if at == ERASED => Some(ConcernReport::DetailsErased),
         (Some(at), Some(code), None) => Some(ConcernReport::Filed {
             filed_at: time(&at)?,
             municipality: parse(&code)?,
@@ -178,11 +183,11 @@ fn from_row(row: Row, referrals: Vec<Referral>) -> Result<Encounter, StoreError>
         concern_report,
         notes: opt(row.notes.as_deref(), text)?,
     };
-    let void = match (row.voided_at, row.voided_by, row.void_reason) {
-        (Some(at), Some(by), Some(reason)) => Some(Void {
+    let void = match (row.voided_at, row.voided_by) {
+        (Some(at), Some(by)) => Some(Void {
             at: at.and_utc(),
             by: parse(&by)?,
-            reason: text(&reason)?,
+            reason: opt(row.void_reason.as_deref(), text)?,
         }),
         _ => None,
     };

@@ -2,6 +2,7 @@
 //! through diesel's `MultiConnection`. What only one backend can say lives in [`dialect`].
 
 pub mod accounts;
+pub mod audit;
 mod connection;
 pub mod dialect;
 pub mod encounters;
@@ -10,6 +11,7 @@ pub mod feed;
 pub mod notifications;
 pub mod reference;
 pub mod reports;
+pub mod retention;
 pub mod schema;
 pub mod shifts;
 mod stored;

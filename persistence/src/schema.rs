@@ -222,6 +222,7 @@ diesel::joinable!(shift_units -> shifts (shift_id));
 diesel::joinable!(encounters -> shifts (shift_id));
 diesel::joinable!(encounter_referrals -> encounters (encounter_id));
 diesel::allow_tables_to_appear_in_same_query!(
+    amendments,
     changes,
     shifts,
     shift_units,
@@ -240,5 +241,31 @@ diesel::table! {
         shift_id -> Nullable<Text>,
         unit_code -> Nullable<Text>,
         at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_log (seq) {
+        seq -> BigInt,
+        tx -> BigInt,
+        at -> Timestamp,
+        user_id -> Nullable<Text>,
+        username -> Nullable<Text>,
+        role -> Nullable<Text>,
+        unit_code -> Nullable<Text>,
+        session_id -> Nullable<Text>,
+        action -> Text,
+        record_type -> Nullable<Text>,
+        record_id -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+        outcome -> Text,
+        prev_hash -> Nullable<Text>,
+        hash -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    audit_prune_permits (id) {
+        id -> Text,
     }
 }

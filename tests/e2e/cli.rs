@@ -16,7 +16,7 @@ pub fn faltlogg() -> Command {
     command
 }
 
-fn scratch_dir() -> PathBuf {
+pub fn scratch_dir() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("faltlogg_cli_{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     dir

@@ -17,8 +17,10 @@ use chrono::Utc;
 use faltlogg_domain::account::Role;
 use faltlogg_persistence::accounts::{self, Principal};
 
+use crate::audit::{Actor, event};
 use crate::error::ApiError;
 use crate::startup::AppState;
+use faltlogg_domain::audit::Action;
 
 /// The roles a route admits.
 pub trait Policy {
@@ -61,9 +63,17 @@ impl Policy for Coordinators {
     const ROLES: &'static [Role] = &[Role::Coordinator];
 }
 
+/// Auditors: the audit log.
+pub struct Auditors;
+impl Policy for Auditors {
+    const ROLES: &'static [Role] = &[Role::Auditor];
+}
+
 /// An authenticated caller whose role the policy `P` admits.
 pub struct Auth<P: Policy> {
     pub principal: Principal,
+    /// The caller as the audit log names them, with the request's id.
+    pub actor: Actor,
     policy: PhantomData<P>,
 }
 
@@ -74,11 +84,23 @@ impl<P: Policy + 'static> FromRequest for Auth<P> {
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
         let token = bearer_token(req);
         let state = req.app_data::<web::Data<AppState>>().cloned();
+        let request_id = crate::audit::request_id(req);
+        // The route, not the path: ids in a path are the audit's record ids, not its routes.
+        let route = req
+            .match_pattern()
+            .unwrap_or_else(|| "unmatched".to_owned());
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal(MissingState))?;
-            let claims = token
-                .and_then(|token| tokens::verify_access_token(&state.keys, &token))
-                .ok_or(ApiError::Unauthorized)?;
+            let refused = |actor: &Actor, outcome: &str| {
+                event(actor, Action::Denied, "route", Some(route.clone()), outcome)
+            };
+            let claims = token.and_then(|token| tokens::verify_access_token(&state.keys, &token));
+            let Some(claims) = claims else {
+                state
+                    .record(refused(&Actor::anonymous(request_id), "unauthenticated"))
+                    .await?;
+                return Err(ApiError::Unauthorized);
+            };
             let idle_timeout = state.config.session_idle_timeout;
             let principal = state
                 .with_db(move |conn| {
@@ -91,13 +113,22 @@ impl<P: Policy + 'static> FromRequest for Auth<P> {
                     )?)
                 })
                 .await?
-                .filter(|principal| principal.user_id == claims.sub)
-                .ok_or(ApiError::Unauthorized)?;
+                .filter(|principal| principal.user_id == claims.sub);
+            let Some(principal) = principal else {
+                state
+                    .record(refused(&Actor::anonymous(request_id), "unauthenticated"))
+                    .await?;
+                return Err(ApiError::Unauthorized);
+            };
+            let actor = Actor::of(&principal, request_id);
+            tracing::Span::current().record("user_id", tracing::field::display(&principal.user_id));
             if !P::ROLES.contains(&principal.assignment.role()) {
+                state.record(refused(&actor, "denied")).await?;
                 return Err(ApiError::Forbidden);
             }
             Ok(Auth {
                 principal,
+                actor,
                 policy: PhantomData,
             })
         })

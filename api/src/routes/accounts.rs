@@ -143,31 +143,31 @@ pub async fn revoke_my_session(
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id::<SessionId>(&path)?;
     let owner = auth.principal.user_id;
-    revoke(&state, id, Some(owner)).await
+    revoke(&state, &auth.actor, id, Some(owner)).await
 }
 
 async fn revoke(
     state: &AppState,
+    actor: &crate::audit::Actor,
     id: SessionId,
     owner: Option<UserId>,
 ) -> Result<HttpResponse, ApiError> {
-    let revoked = state
-        .with_db(move |conn| {
-            Ok(accounts::revoke_session(
-                conn,
-                id,
-                owner,
-                "revoked",
-                Utc::now(),
-            )?)
+    let entry = actor.entry(
+        faltlogg_domain::audit::Action::Revoke,
+        "session",
+        Some(id.to_string()),
+    );
+    state
+        .audited(entry, move |conn, _| {
+            if accounts::revoke_session(conn, id, owner, "revoked", Utc::now())? {
+                Ok(())
+            } else {
+                Err(ApiError::NotFound)
+            }
         })
         .await?;
-    if revoked {
-        tracing::info!(session_id = %id, "session revoked");
-        Ok(HttpResponse::NoContent().finish())
-    } else {
-        Err(ApiError::NotFound)
-    }
+    tracing::info!(session_id = %id, "session revoked");
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// An id in the path that is not a UUID names nothing: 404, as for an unknown id.
@@ -380,9 +380,9 @@ pub async fn list_sessions(
     ))]
 pub async fn revoke_session(
     state: web::Data<AppState>,
-    _auth: Auth<Admins>,
+    auth: Auth<Admins>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id::<SessionId>(&path)?;
-    revoke(&state, id, None).await
+    revoke(&state, &auth.actor, id, None).await
 }

@@ -1,11 +1,14 @@
 //! Login, refresh and logout.
 
+use crate::audit::{Actor, event, request_id};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Duration, Utc};
 use faltlogg_domain::account::{Assignment, DeviceName, Username};
+use faltlogg_domain::audit::{Action, Entry};
 use faltlogg_domain::ids::{SessionId, UserId};
 use faltlogg_domain::{FieldError, ValidationErrors};
 use faltlogg_persistence::accounts::{self, FailuresOf};
+use faltlogg_persistence::audit;
 use faltlogg_persistence::dialect::write_transaction;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -122,6 +125,8 @@ pub async fn login(
             .await?
     };
 
+    let anonymous = Actor::anonymous(request_id(&req));
+    let attempted = found.as_ref().map(|(user, _)| user.id.to_string());
     let password = body.password;
     let stored_hash = found.as_ref().map(|(_, hash)| hash.clone());
     let matches = spawn_blocking(move || password::verify(&password, stored_hash.as_deref()))
@@ -132,16 +137,22 @@ pub async fn login(
         .filter(|user| matches && !user.disabled);
 
     let Some(user) = user else {
+        // The account, when the name was one; never the name typed, which may be a password.
+        let entry = event(&anonymous, Action::LoginFailed, "user", attempted, "denied");
         state
             .with_db(move |conn| {
-                let now = Utc::now();
-                Ok(accounts::record_failure(
-                    conn,
-                    &address,
-                    &account_key,
-                    now,
-                    now - ACCOUNT_WINDOW,
-                )?)
+                write_transaction(conn, |conn| {
+                    let now = Utc::now();
+                    accounts::record_failure(
+                        conn,
+                        &address,
+                        &account_key,
+                        now,
+                        now - ACCOUNT_WINDOW,
+                    )?;
+                    audit::append(conn, &entry)?;
+                    Ok(())
+                })
             })
             .await?;
         tracing::info!("login failed");
@@ -163,6 +174,24 @@ pub async fn login(
                     &token_hash,
                     now,
                     now + lifetime,
+                )?;
+                let actor = Actor {
+                    user_id: Some(user.id.to_string()),
+                    username: Some(user.username.to_string()),
+                    role: Some(user.assignment.role().as_str().to_owned()),
+                    unit: user.assignment.unit().map(|u| u.code().to_owned()),
+                    session_id: Some(session.to_string()),
+                    ..anonymous
+                };
+                audit::append(
+                    conn,
+                    &event(
+                        &actor,
+                        Action::Login,
+                        "session",
+                        Some(session.to_string()),
+                        "ok",
+                    ),
                 )?;
                 Ok((user, session))
             })
@@ -253,8 +282,10 @@ enum Refreshed {
 )]
 pub async fn refresh(
     state: web::Data<AppState>,
+    req: HttpRequest,
     Json(body): Json<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    let request_id = request_id(&req);
     let presented = body.refresh_token;
     let presented_hash = tokens::hash(&presented);
     let successor = tokens::successor(&state.keys, &presented).map_err(ApiError::internal)?;
@@ -265,26 +296,34 @@ pub async fn refresh(
         .with_db(move |conn| {
             write_transaction(conn, |conn| {
                 let now = Utc::now();
+                let refused = event(&Actor::anonymous(request_id.clone()), Action::Refresh, "session", None, "unauthenticated");
                 let Some(token) = accounts::find_refresh_token(conn, &presented_hash)? else {
+                    audit::append(conn, &refused)?;
                     return Ok(None);
                 };
                 let Some(principal) =
                     accounts::live_principal(conn, token.session_id, now, now - idle_timeout)?
                 else {
+                    audit::append(conn, &Entry { record_id: Some(token.session_id.to_string()), ..refused })?;
                     return Ok(None);
                 };
+                let actor = Actor::of(&principal, request_id);
+                let session = Some(principal.session_id.to_string());
                 if accounts::use_refresh_token(conn, &presented_hash, now)? {
                     accounts::insert_refresh_token(conn, &successor_hash, token.session_id, now)?;
                     accounts::touch_session(conn, token.session_id, now)?;
+                    audit::append(conn, &event(&actor, Action::Refresh, "session", session, "ok"))?;
                     return Ok(Some((principal, Refreshed::Rotated)));
                 }
                 let successor_unused = accounts::find_refresh_token(conn, &successor_hash)?
                     .is_some_and(|next| next.used_at.is_none());
                 let used_at = token.used_at.unwrap_or(now);
                 if successor_unused && now - used_at <= REFRESH_GRACE {
+                    audit::append(conn, &event(&actor, Action::Refresh, "session", session, "retried"))?;
                     return Ok(Some((principal, Refreshed::Retried)));
                 }
                 accounts::revoke_session(conn, token.session_id, None, "refresh_reuse", now)?;
+                audit::append(conn, &event(&actor, Action::RefreshReuse, "session", session, "revoked"))?;
                 tracing::warn!(session_id = %token.session_id, "refresh token reused: session revoked");
                 Ok(None)
             })
@@ -321,8 +360,11 @@ pub async fn logout(
     auth: Auth<AnyRole>,
 ) -> Result<HttpResponse, ApiError> {
     let session = auth.principal.session_id;
+    let entry = auth
+        .actor
+        .entry(Action::Logout, "session", Some(session.to_string()));
     state
-        .with_db(move |conn| {
+        .audited(entry, move |conn, _| {
             Ok(accounts::revoke_session(
                 conn,
                 session,

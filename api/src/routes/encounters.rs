@@ -4,6 +4,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, FixedOffset, Utc};
 use faltlogg_domain::access::ShiftScope;
+use faltlogg_domain::audit::Action;
 use faltlogg_domain::codes::Coded;
 use faltlogg_domain::encounter::{
     AgeGroup, AgeYears, ConcernReport, Context, Encounter, EncounterDraft, EncounterFields, Gender,
@@ -51,6 +52,11 @@ pub struct ConcernReportBody {
     pub municipality: Option<String>,
     #[schema(schema_with = crate::schema::unit_or_null)]
     pub filed_by_unit: Option<String>,
+    /// In answers only: the report was filed, and its details were erased at the end of
+    /// retention.
+    #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
+    #[schema(read_only)]
+    pub details_erased: Option<bool>,
 }
 
 /// An encounter as a phone writes it (PUT).
@@ -310,18 +316,29 @@ impl From<Encounter> for EncounterView {
                     filed_at: Some(filed_at.to_string()),
                     municipality: Some(municipality.as_str().to_owned()),
                     filed_by_unit: None,
+                    details_erased: None,
                 },
                 ConcernReport::FiledByUnit(unit) => ConcernReportBody {
                     filed_at: None,
                     municipality: None,
                     filed_by_unit: Some(unit.code().to_owned()),
+                    details_erased: None,
+                },
+                ConcernReport::DetailsErased => ConcernReportBody {
+                    filed_at: None,
+                    municipality: None,
+                    filed_by_unit: None,
+                    details_erased: Some(true),
                 },
             }),
             notes: text(&f.notes),
             late_entry: encounter.late_entry,
             voided: encounter.void.is_some(),
             voided_at: encounter.void.as_ref().map(|v| v.at),
-            void_reason: encounter.void.as_ref().map(|v| v.reason.to_string()),
+            void_reason: encounter
+                .void
+                .as_ref()
+                .and_then(|v| v.reason.as_ref().map(ToString::to_string)),
             version: encounter.version,
             created_at: encounter.created_at,
             updated_at: encounter.updated_at,
@@ -377,9 +394,13 @@ pub async fn put_encounter(
     };
     let (draft, reason) = body.0.parse(&context)?;
     let precondition = if_match(&req);
+    // An attempt counts as an update until it turns out to create.
+    let entry = auth
+        .actor
+        .entry(Action::Update, "encounter", Some(id.to_string()));
     let (applied, encounter) = state
-        .with_db(move |conn| {
-            encounters::put(
+        .audited(entry, move |conn, entry| {
+            let (applied, encounter) = encounters::put(
                 conn,
                 &writer,
                 id,
@@ -388,7 +409,11 @@ pub async fn put_encounter(
                 reason.as_ref(),
                 context.now,
             )
-            .map_err(|e| write_error(e, EncounterView::from))
+            .map_err(|e| write_error(e, EncounterView::from))?;
+            if applied == Applied::Created {
+                entry.action = Action::Create;
+            }
+            Ok((applied, encounter))
         })
         .await?;
     Ok(respond(applied, encounter))
@@ -411,8 +436,13 @@ pub async fn get_encounter(
 ) -> Result<HttpResponse, ApiError> {
     let id: EncounterId = parse_id(&path)?;
     let unit = writer(&auth.principal)?.unit;
+    let entry = auth
+        .actor
+        .entry(Action::Read, "encounter", Some(id.to_string()));
     let encounter = state
-        .with_db(move |conn| Ok(encounters::get_of_unit(conn, unit, id)?))
+        .audited(entry, move |conn, _| {
+            Ok(encounters::get_of_unit(conn, unit, id)?)
+        })
         .await?;
     Ok(respond(Applied::Unchanged, encounter))
 }
@@ -450,8 +480,11 @@ pub async fn list_encounters(
     let limit = errors.take(parse_limit(query.limit.as_deref()));
     let (cursor, limit) = errors.finish(cursor.zip(limit))?;
     let cursor = cursor.map(|(occurred_at, id)| EncounterCursor { occurred_at, id });
+    let entry = auth
+        .actor
+        .entry(Action::List, "shift", Some(shift.to_string()));
     let found = state
-        .with_db(move |conn| {
+        .audited(entry, move |conn, _| {
             shifts::get_in(conn, ShiftScope::Unit(unit), shift)?;
             Ok(encounters::list_in_shift(
                 conn,
@@ -506,8 +539,11 @@ pub async fn void_encounter(
         faltlogg_domain::text::limits::REASON,
     )
     .map_err(ValidationErrors::from)?;
+    let entry = auth
+        .actor
+        .entry(Action::Void, "encounter", Some(id.to_string()));
     let (applied, encounter) = state
-        .with_db(move |conn| {
+        .audited(entry, move |conn, _| {
             encounters::void(conn, &writer, id, &reason, crate::records::now())
                 .map_err(|e| write_error(e, EncounterView::from))
         })

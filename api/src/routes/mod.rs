@@ -1,6 +1,7 @@
 //! The routes, and the table that wires them.
 
 pub mod accounts;
+pub mod audit;
 pub mod auth;
 pub mod encounters;
 pub mod health;
@@ -154,6 +155,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/api/v1/reports/municipalities",
             vec![(Method::GET, web::to(reports::municipalities))],
         ),
+        ("/api/v1/audit", vec![(Method::GET, web::to(audit::list))]),
         (
             "/api/v1/sync/push",
             vec![(Method::POST, web::to(sync::push))],

@@ -8,6 +8,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::NaiveDate;
 use faltlogg_domain::access::field_unit;
+use faltlogg_domain::audit::Action;
 use faltlogg_domain::codes::Coded;
 use faltlogg_domain::encounter::{AgeGroup, Gender, PersonRole};
 use faltlogg_domain::municipality::{Home, MunicipalityCode};
@@ -16,6 +17,7 @@ use faltlogg_domain::report::{
     CooperationFigures, HomeGroup, Period, RoleFigures, cooperation_text_sv,
 };
 use faltlogg_domain::shift::ShiftKind;
+use faltlogg_domain::time::stockholm_date;
 use faltlogg_domain::unit::ReferralTarget;
 use faltlogg_persistence::accounts::Principal;
 use faltlogg_persistence::reference;
@@ -26,7 +28,7 @@ use utoipa::ToSchema;
 use crate::auth::{Auth, Policy, ShiftReaders};
 use crate::error::{ApiError, Problem};
 use crate::startup::AppState;
-use crate::table::{CSV, Table, XLSX};
+use crate::table::{Format, Table, XLSX, format_of};
 
 /// Outreach workers (their unit's figures) and coordinators (all).
 pub struct UnitReportReaders;
@@ -60,33 +62,6 @@ fn period_of(query: &PeriodQuery) -> Result<Period, ApiError> {
 
 fn units_of(principal: &Principal) -> Units {
     field_unit(&principal.assignment).map_or(Units::All, Units::One)
-}
-
-/// How the client wants the answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
-    Json,
-    Csv,
-    Xlsx,
-}
-
-fn format_of(req: &HttpRequest) -> Format {
-    let accept = req
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    // The first of the media types we make, in the order the client lists them.
-    accept
-        .split(',')
-        .map(|range| range.split(';').next().unwrap_or("").trim())
-        .find_map(|media| match media {
-            CSV => Some(Format::Csv),
-            XLSX => Some(Format::Xlsx),
-            "application/json" => Some(Format::Json),
-            _ => None,
-        })
-        .unwrap_or(Format::Json)
 }
 
 /// Answers a report in the format asked for; `table` lays it out for CSV and Excel.
@@ -131,19 +106,32 @@ pub struct RoleFiguresView {
     pub encounters: u64,
     pub under_18: u64,
     pub support_offered: u64,
-    /// Meetings linked by one pseudonym within a unit count once.
-    pub distinct_people: u64,
+    /// Meetings linked by one pseudonym within a unit count once. Null when the period
+    /// reaches back past retention, which erased the pseudonyms.
+    pub distinct_people: Option<u64>,
 }
 
-impl From<RoleFigures> for RoleFiguresView {
-    fn from(f: RoleFigures) -> Self {
+impl RoleFiguresView {
+    fn of(f: RoleFigures, erased: bool) -> Self {
         Self {
             encounters: f.encounters,
             under_18: f.under_18,
             support_offered: f.support_offered,
-            distinct_people: f.distinct_people,
+            distinct_people: (!erased).then_some(f.distinct_people),
         }
     }
+}
+
+/// When a period reaches back past retention: a note saying which figures are left out.
+/// Every count stays the same; only figures that need erased details are null.
+fn retention_note(state: &AppState, period: &Period, needs: &str) -> Option<String> {
+    let erased_before = stockholm_date(crate::records::now() - state.config.retention);
+    (period.from() < erased_before).then(|| {
+        format!(
+            "Details of meetings before {erased_before} are erased under the retention period, \
+             so {needs} cannot be given for this period."
+        )
+    })
 }
 
 #[derive(Serialize, ToSchema)]
@@ -154,6 +142,8 @@ pub struct CooperationReport {
     pub buyer: RoleFiguresView,
     /// The paragraph of the yearly follow-up, in Swedish.
     pub text_sv: String,
+    /// Present when the period reaches back past retention.
+    pub retention_note: Option<String>,
 }
 
 /// The follow-up of the cooperation agreement with the police.
@@ -184,13 +174,17 @@ pub async fn cooperation(
     let units = units_of(&auth.principal);
     let bounds = period.utc_bounds();
     let (kinds, encounters, pseudonyms) = state
-        .with_db(move |conn| {
-            Ok((
-                reports::shifts_with_police(conn, bounds, units)?,
-                reports::cooperation_encounters(conn, bounds, units)?,
-                reports::cooperation_pseudonyms(conn, bounds, units)?,
-            ))
-        })
+        .audited(
+            auth.actor
+                .entry(Action::Export, "report", Some("cooperation".into())),
+            move |conn, _| {
+                Ok((
+                    reports::shifts_with_police(conn, bounds, units)?,
+                    reports::cooperation_encounters(conn, bounds, units)?,
+                    reports::cooperation_pseudonyms(conn, bounds, units)?,
+                ))
+            },
+        )
         .await?;
     let mut by_kind: BTreeMap<&'static str, u64> =
         ShiftKind::all().iter().map(|k| (k.code(), 0)).collect();
@@ -231,6 +225,8 @@ pub async fn cooperation(
         of_role.distinct_people =
             of_role.encounters - with_pseudonym.min(of_role.encounters) + distinct;
     }
+    let note = retention_note(&state, &period, "distinct people");
+    let erased = note.is_some();
     let report = CooperationReport {
         period: PeriodView {
             from: period.from(),
@@ -240,9 +236,10 @@ pub async fn cooperation(
             total: kinds.iter().map(|(_, n)| n).sum(),
             by_kind,
         },
-        selling: figures.selling.into(),
-        buyer: figures.buyer.into(),
+        selling: RoleFiguresView::of(figures.selling, erased),
+        buyer: RoleFiguresView::of(figures.buyer, erased),
         text_sv: cooperation_text_sv(&period, &figures),
+        retention_note: note,
     };
     answer(&req, "samverkan", &period, &report, Table::measures)
 }
@@ -284,6 +281,8 @@ pub struct SugarDatingReport {
     /// Contacts referred to each target, every target listed.
     #[schema(value_type = BTreeMap<String, u64>)]
     pub referrals: BTreeMap<&'static str, u64>,
+    /// Present when the period reaches back past retention (ages are then null).
+    pub retention_note: Option<String>,
 }
 
 /// Ungdomsjouren's sugar-dating contacts.
@@ -312,15 +311,25 @@ pub async fn sugar_dating(
     let units = units_of(&auth.principal);
     let bounds = period.utc_bounds();
     let (contacts, (age_min, age_max), (guardian, concern), referred) = state
-        .with_db(move |conn| {
-            Ok((
-                reports::sugar_dating_contacts(conn, bounds, units)?,
-                reports::sugar_dating_ages(conn, bounds, units)?,
-                reports::sugar_dating_minors(conn, bounds, units)?,
-                reports::sugar_dating_referrals(conn, bounds, units)?,
-            ))
-        })
+        .audited(
+            auth.actor
+                .entry(Action::Export, "report", Some("sugar-dating".into())),
+            move |conn, _| {
+                Ok((
+                    reports::sugar_dating_contacts(conn, bounds, units)?,
+                    reports::sugar_dating_ages(conn, bounds, units)?,
+                    reports::sugar_dating_minors(conn, bounds, units)?,
+                    reports::sugar_dating_referrals(conn, bounds, units)?,
+                ))
+            },
+        )
         .await?;
+    let note = retention_note(&state, &period, "the age range");
+    let (age_min, age_max) = if note.is_some() {
+        (None, None)
+    } else {
+        (age_min, age_max)
+    };
     let mut report = SugarDatingReport {
         period: PeriodView {
             from: period.from(),
@@ -341,6 +350,7 @@ pub async fn sugar_dating(
             .iter()
             .map(|t| (t.code(), 0))
             .collect(),
+        retention_note: note,
     };
     for group in contacts {
         let n = group.contacts;
@@ -431,17 +441,21 @@ pub async fn municipalities(
     let bounds = period.utc_bounds();
     let (from, to) = (period.from(), period.to());
     let (all, by_home, notices) = state
-        .with_db(move |conn| {
-            Ok((
-                reference::municipalities(conn)?,
-                reports::encounters_by_home(conn, bounds, units)?,
-                if with_notifications {
-                    reports::notifications_by_municipality(conn, from, to)?
-                } else {
-                    Vec::new()
-                },
-            ))
-        })
+        .audited(
+            auth.actor
+                .entry(Action::Export, "report", Some("municipalities".into())),
+            move |conn, _| {
+                Ok((
+                    reference::municipalities(conn)?,
+                    reports::encounters_by_home(conn, bounds, units)?,
+                    if with_notifications {
+                        reports::notifications_by_municipality(conn, from, to)?
+                    } else {
+                        Vec::new()
+                    },
+                ))
+            },
+        )
         .await?;
     let rows = all
         .iter()

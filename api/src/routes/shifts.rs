@@ -4,6 +4,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, FixedOffset, Utc};
 use faltlogg_domain::access::ShiftScope;
+use faltlogg_domain::audit::Action;
 use faltlogg_domain::codes::Coded;
 use faltlogg_domain::ids::ShiftId;
 use faltlogg_domain::shift::{
@@ -198,9 +199,12 @@ pub async fn put_shift(
     let writer = writer(&auth.principal)?;
     let (draft, reason) = body.0.parse()?;
     let precondition = if_match(&req);
+    let entry = auth
+        .actor
+        .entry(Action::Update, "shift", Some(id.to_string()));
     let (applied, shift) = state
-        .with_db(move |conn| {
-            shifts::put(
+        .audited(entry, move |conn, entry| {
+            let (applied, shift) = shifts::put(
                 conn,
                 &writer,
                 id,
@@ -209,7 +213,11 @@ pub async fn put_shift(
                 reason.as_ref(),
                 crate::records::now(),
             )
-            .map_err(|e| write_error(e, ShiftView::from))
+            .map_err(|e| write_error(e, ShiftView::from))?;
+            if applied == Applied::Created {
+                entry.action = Action::Create;
+            }
+            Ok((applied, shift))
         })
         .await?;
     Ok(respond(applied, shift))
@@ -360,8 +368,11 @@ pub async fn close_shift(
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path)?;
     let writer = writer(&auth.principal)?;
+    let entry = auth
+        .actor
+        .entry(Action::Close, "shift", Some(id.to_string()));
     let (applied, shift) = state
-        .with_db(move |conn| {
+        .audited(entry, move |conn, _| {
             shifts::close(conn, &writer, id, crate::records::now())
                 .map_err(|e| write_error(e, ShiftView::from))
         })
@@ -469,8 +480,11 @@ pub async fn review_shift(
     let comment = faltlogg_domain::encounter::parse_reason("comment", body.0.comment.as_deref())
         .map_err(ValidationErrors::from)?;
     let reviewer = auth.principal.user_id;
+    let entry = auth
+        .actor
+        .entry(Action::Review, "shift", Some(id.to_string()));
     let (applied, shift) = state
-        .with_db(move |conn| {
+        .audited(entry, move |conn, _| {
             shifts::review(
                 conn,
                 scope,

@@ -5,16 +5,20 @@ use actix_web::{HttpResponse, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
+use faltlogg_domain::audit::{Action, Entry};
 use faltlogg_domain::encounter::Context;
 use faltlogg_domain::ids::{EncounterId, ShiftId};
 use faltlogg_domain::write::{Applied, Refusal};
 use faltlogg_domain::{FieldError, ValidationErrors};
 use faltlogg_persistence::feed::{self, Change, FeedPosition};
 use faltlogg_persistence::write::{WriteError, Writer};
-use faltlogg_persistence::{DbConnection, StoreError, dialect, encounters, reference, shifts};
+use faltlogg_persistence::{
+    DbConnection, StoreError, audit, dialect, encounters, reference, shifts,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::audit::{Actor, event};
 use crate::auth::{Auth, OutreachWorkers};
 use crate::error::{ApiError, Problem, ProblemField};
 use crate::extract::{Json, parse_value};
@@ -183,6 +187,26 @@ fn settle<T: std::fmt::Debug, V: Serialize>(
     }
 }
 
+/// The audit entry of one pushed item.
+fn item_entry(actor: &Actor, item: &PushItem, result: &PushResult) -> Entry {
+    let (action, outcome) = match result.status {
+        PushStatus::Created => (Action::Create, "ok"),
+        PushStatus::Updated => (Action::Update, "ok"),
+        PushStatus::Unchanged => (Action::Update, "unchanged"),
+        PushStatus::Conflict => (Action::Update, "conflict"),
+        PushStatus::Rejected => (Action::Update, "invalid"),
+    };
+    let record_type = match item.record_type.as_str() {
+        "shift" => "shift",
+        _ => "encounter",
+    };
+    // Only an id that is one: whatever else a phone sent is not for the log.
+    let id = uuid::Uuid::parse_str(&result.id)
+        .ok()
+        .map(|id| id.to_string());
+    event(actor, action, record_type, id, outcome)
+}
+
 /// Parses an item's body as its PUT route does; a body that breaks the schema or a rule
 /// is the item's rejection.
 fn parse_item<B: serde::de::DeserializeOwned>(item: &PushItem) -> Result<B, ApiError> {
@@ -340,6 +364,7 @@ pub async fn push(
         now: now(),
         notes_enabled: state.config.notes_enabled,
     };
+    let actor = auth.actor.clone();
     let results = state
         .with_db(move |conn| {
             // One transaction for the batch (one lock on SQLite), a savepoint per item.
@@ -347,7 +372,11 @@ pub async fn push(
                 let mut results = Vec::with_capacity(items.len());
                 for item in &items {
                     match push_one(conn, &writer, &context, item) {
-                        Settled::Done(result) => results.push(result),
+                        Settled::Done(result) => {
+                            // Each item's entry is written with it, in the batch's transaction.
+                            audit::append(conn, &item_entry(&actor, item, &result))?;
+                            results.push(result);
+                        }
                         Settled::Failed(error) => return Err(error),
                     }
                 }
@@ -517,8 +546,9 @@ pub async fn pull(
     let (cursor, limit) = errors.finish(cursor.zip(limit))?;
     let window = state.config.device_window;
     let pulled_at = now();
+    let entry = auth.actor.entry(Action::List, "feed", None);
     let (page, reference_data) = state
-        .with_db(move |conn| {
+        .audited(entry, move |conn, _| {
             let position = cursor.as_ref().map(|c| c.position).unwrap_or_default();
             let mut changes = match &cursor {
                 Some(previous) => {

@@ -1,0 +1,275 @@
+//! The audit log: entries appended by every access to encounter-level data and every
+//! authentication event, sealed into a hash chain by one task at a time, verified from
+//! wherever the chain now starts (pruning cuts its old end).
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use faltlogg_domain::audit::{Action, Entry, GENESIS};
+use faltlogg_domain::codes::Coded;
+
+use crate::dialect::{self, write_transaction};
+use crate::schema::{audit_log, audit_prune_permits};
+use crate::stored::coded;
+use crate::{DbConnection, StoreError};
+
+/// Any number that is ours alone: sealers on several instances take turns on it.
+const SEAL_LOCK_KEY: i64 = 0x0046_4c4f_4741; // "FLOGA"
+/// Entries sealed in one go at most.
+const SEAL_BATCH: i64 = 5000;
+
+pub fn append(conn: &mut DbConnection, entry: &Entry) -> Result<(), StoreError> {
+    diesel::insert_into(audit_log::table)
+        .values((
+            audit_log::at.eq(entry.at.naive_utc()),
+            audit_log::user_id.eq(&entry.user_id),
+            audit_log::username.eq(&entry.username),
+            audit_log::role.eq(&entry.role),
+            audit_log::unit_code.eq(&entry.unit),
+            audit_log::session_id.eq(&entry.session_id),
+            audit_log::action.eq(entry.action.code()),
+            audit_log::record_type.eq(&entry.record_type),
+            audit_log::record_id.eq(&entry.record_id),
+            audit_log::request_id.eq(&entry.request_id),
+            audit_log::outcome.eq(&entry.outcome),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+type Row = (
+    i64,
+    NaiveDateTime,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+);
+
+macro_rules! entry_columns {
+    () => {
+        (
+            audit_log::seq,
+            audit_log::at,
+            audit_log::user_id,
+            audit_log::username,
+            audit_log::role,
+            audit_log::unit_code,
+            audit_log::session_id,
+            audit_log::action,
+            audit_log::record_type,
+            audit_log::record_id,
+            audit_log::request_id,
+            audit_log::outcome,
+        )
+    };
+}
+
+fn from_row(row: Row) -> Result<(i64, Entry), StoreError> {
+    let (
+        seq,
+        at,
+        user_id,
+        username,
+        role,
+        unit,
+        session_id,
+        action,
+        record_type,
+        record_id,
+        request_id,
+        outcome,
+    ) = row;
+    Ok((
+        seq,
+        Entry {
+            at: at.and_utc(),
+            user_id,
+            username,
+            role,
+            unit,
+            session_id,
+            action: coded::<Action>(&action)?,
+            record_type,
+            record_id,
+            request_id,
+            outcome,
+        },
+    ))
+}
+
+/// Seals the entries that are visible in order (see the change feed: on PostgreSQL an
+/// entry numbered earlier can commit later), linking each to the one before. Returns how
+/// many were sealed.
+pub fn seal(conn: &mut DbConnection) -> Result<usize, StoreError> {
+    write_transaction(conn, |conn| {
+        dialect::serialize_on(conn, SEAL_LOCK_KEY)?;
+        let horizon = dialect::feed_horizon(conn)?;
+        let mut previous: String = audit_log::table
+            .filter(audit_log::hash.is_not_null())
+            .order((audit_log::tx.desc(), audit_log::seq.desc()))
+            .select(audit_log::hash.assume_not_null())
+            .first(conn)
+            .optional()?
+            .unwrap_or_else(|| GENESIS.to_owned());
+        let mut query = audit_log::table
+            .filter(audit_log::hash.is_null())
+            .select(entry_columns!())
+            .into_boxed();
+        if let Some(horizon) = horizon {
+            query = query.filter(audit_log::tx.lt(horizon));
+        }
+        let rows: Vec<Row> = query
+            .order((audit_log::tx.asc(), audit_log::seq.asc()))
+            .limit(SEAL_BATCH)
+            .load(conn)?;
+        let sealed = rows.len();
+        for row in rows {
+            let (seq, entry) = from_row(row)?;
+            let hash = entry.chain_hash(seq, &previous);
+            diesel::update(audit_log::table.filter(audit_log::seq.eq(seq)))
+                .set((
+                    audit_log::prev_hash.eq(Some(&previous)),
+                    audit_log::hash.eq(Some(&hash)),
+                ))
+                .execute(conn)?;
+            previous = hash;
+        }
+        Ok(sealed)
+    })
+}
+
+/// What `audit verify` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verification {
+    pub sealed: u64,
+    pub unsealed: u64,
+    /// The first entry (by `seq`) whose link or hash does not hold.
+    pub first_broken: Option<i64>,
+}
+
+/// Walks the sealed chain from its first entry: each must link to the one before and
+/// hash to what it says.
+pub fn verify(conn: &mut DbConnection) -> Result<Verification, StoreError> {
+    let mut sealed = 0;
+    let mut expected_previous: Option<String> = None;
+    let mut after: Option<(i64, i64)> = None;
+    loop {
+        let mut query = audit_log::table
+            .filter(audit_log::hash.is_not_null())
+            .select((
+                audit_log::tx,
+                entry_columns!(),
+                audit_log::prev_hash.assume_not_null(),
+                audit_log::hash.assume_not_null(),
+            ))
+            .into_boxed();
+        if let Some((tx, seq)) = after {
+            query = query.filter(
+                audit_log::tx
+                    .gt(tx)
+                    .or(audit_log::tx.eq(tx).and(audit_log::seq.gt(seq))),
+            );
+        }
+        let page: Vec<(i64, Row, String, String)> = query
+            .order((audit_log::tx.asc(), audit_log::seq.asc()))
+            .limit(SEAL_BATCH)
+            .load(conn)?;
+        if page.is_empty() {
+            break;
+        }
+        for (tx, row, previous, hash) in page {
+            let (seq, entry) = from_row(row)?;
+            // Pruning cuts the old end: the first entry left is where the chain starts.
+            let linked = expected_previous.as_ref().is_none_or(|e| *e == previous);
+            if !linked || entry.chain_hash(seq, &previous) != hash {
+                return Ok(Verification {
+                    sealed,
+                    unsealed: unsealed(conn)?,
+                    first_broken: Some(seq),
+                });
+            }
+            sealed += 1;
+            expected_previous = Some(hash);
+            after = Some((tx, seq));
+        }
+    }
+    Ok(Verification {
+        sealed,
+        unsealed: unsealed(conn)?,
+        first_broken: None,
+    })
+}
+
+fn unsealed(conn: &mut DbConnection) -> Result<u64, StoreError> {
+    let n: i64 = audit_log::table
+        .filter(audit_log::hash.is_null())
+        .count()
+        .get_result(conn)?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// Which entries the auditor asks for; every filter optional.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub username: Option<String>,
+    pub record_id: Option<String>,
+    pub action: Option<Action>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// Entries, newest first, before `before` (a `seq`).
+pub fn list(
+    conn: &mut DbConnection,
+    filter: &AuditFilter,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<(i64, Entry)>, StoreError> {
+    let mut query = audit_log::table.select(entry_columns!()).into_boxed();
+    if let Some(username) = &filter.username {
+        query = query.filter(audit_log::username.eq(username.clone()));
+    }
+    if let Some(record) = &filter.record_id {
+        query = query.filter(audit_log::record_id.eq(record.clone()));
+    }
+    if let Some(action) = filter.action {
+        query = query.filter(audit_log::action.eq(action.code()));
+    }
+    if let Some(from) = filter.from {
+        query = query.filter(audit_log::at.ge(from.naive_utc()));
+    }
+    if let Some(to) = filter.to {
+        query = query.filter(audit_log::at.lt(to.naive_utc()));
+    }
+    if let Some(before) = before {
+        query = query.filter(audit_log::seq.lt(before));
+    }
+    let rows: Vec<Row> = query.order(audit_log::seq.desc()).limit(limit).load(conn)?;
+    rows.into_iter().map(from_row).collect()
+}
+
+/// Removes sealed entries older than `before`, as the retention job alone may: it holds a
+/// permit for the length of its transaction, which the triggers look for.
+pub fn prune(conn: &mut DbConnection, before: DateTime<Utc>) -> Result<usize, StoreError> {
+    write_transaction(conn, |conn| {
+        let permit = uuid::Uuid::new_v4().to_string();
+        diesel::insert_into(audit_prune_permits::table)
+            .values(audit_prune_permits::id.eq(&permit))
+            .execute(conn)?;
+        let pruned = diesel::delete(
+            audit_log::table
+                .filter(audit_log::at.lt(before.naive_utc()))
+                .filter(audit_log::hash.is_not_null()),
+        )
+        .execute(conn)?;
+        diesel::delete(audit_prune_permits::table.filter(audit_prune_permits::id.eq(&permit)))
+            .execute(conn)?;
+        Ok(pruned)
+    })
+}
