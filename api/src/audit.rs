@@ -64,7 +64,7 @@ pub fn request_id(req: &actix_web::HttpRequest) -> Option<String> {
 }
 
 /// How a refused or failed request ends in the log.
-fn outcome_of(error: &ApiError) -> &'static str {
+pub(crate) fn outcome_of(error: &ApiError) -> &'static str {
     match error {
         ApiError::NotFound => "not_found",
         ApiError::Forbidden => "denied",

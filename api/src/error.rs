@@ -170,7 +170,9 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::NotFound => ApiError::NotFound,
-            StoreError::Pool(_) | StoreError::Connect(_) => ApiError::Unavailable(error),
+            StoreError::Pool(_) | StoreError::Connect(_) | StoreError::Contention(_) => {
+                ApiError::Unavailable(error)
+            }
             other => ApiError::internal(other),
         }
     }

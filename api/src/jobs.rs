@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use faltlogg_domain::audit::{Action, Entry};
 use faltlogg_persistence::{Database, DbConnection, StoreError, audit, retention};
 
 use crate::config::Config;
@@ -22,31 +21,15 @@ pub struct RetentionRun {
     pub pruned: usize,
 }
 
-/// Erases encounter details older than the retention period, prunes audit entries older
-/// than theirs, and records that it ran.
+/// Erases encounter details older than the retention period and prunes audit entries
+/// older than theirs; each step records itself in the audit log in its own transaction.
 pub fn run_retention(
     conn: &mut DbConnection,
     config: &Config,
     now: DateTime<Utc>,
 ) -> Result<RetentionRun, StoreError> {
     let erased = retention::erase_before(conn, now - config.retention, now)?;
-    let pruned = audit::prune(conn, now - config.audit_retention)?;
-    audit::append(
-        conn,
-        &Entry {
-            at: now,
-            user_id: None,
-            username: None,
-            role: None,
-            unit: None,
-            session_id: None,
-            action: Action::Retention,
-            record_type: Some("encounter".into()),
-            record_id: None,
-            request_id: None,
-            outcome: "ok".into(),
-        },
-    )?;
+    let pruned = audit::prune(conn, now - config.audit_retention, now)?;
     Ok(RetentionRun { erased, pruned })
 }
 

@@ -273,6 +273,25 @@ impl EncounterDraft {
         Ok(())
     }
 
+    /// Only retention erases a report's details: a write may keep an erased report as it
+    /// is stored, never claim one.
+    pub fn check_erasure_kept(
+        &self,
+        stored: Option<&EncounterDraft>,
+    ) -> Result<(), ValidationErrors> {
+        let erased =
+            |draft: &EncounterDraft| draft.0.concern_report == Some(ConcernReport::DetailsErased);
+        if erased(self) && !stored.is_some_and(erased) {
+            return Err(FieldError::new(
+                "concern_report.details_erased",
+                "erased_only_by_retention",
+                "give filed_at and municipality, or filed_by_unit",
+            )
+            .into());
+        }
+        Ok(())
+    }
+
     pub fn is_minor(&self) -> bool {
         self.0.age_group == AgeGroup::Under18
     }

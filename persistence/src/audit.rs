@@ -254,22 +254,69 @@ pub fn list(
     rows.into_iter().map(from_row).collect()
 }
 
-/// Removes sealed entries older than `before`, as the retention job alone may: it holds a
-/// permit for the length of its transaction, which the triggers look for.
-pub fn prune(conn: &mut DbConnection, before: DateTime<Utc>) -> Result<usize, StoreError> {
+/// Removes the chain's old end: sealed entries, in chain order, up to the first one
+/// written at or after `before` (an entry's time is when its request began, which is not
+/// quite chain order, so the cut follows the chain, never the clock alone). The newest
+/// sealed entry always stays, so the chain goes on from it. Only the retention job does
+/// this: it holds a permit for the length of its transaction, which the triggers look
+/// for, and records the run in the same transaction.
+pub fn prune(
+    conn: &mut DbConnection,
+    before: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
     write_transaction(conn, |conn| {
-        let permit = uuid::Uuid::new_v4().to_string();
-        diesel::insert_into(audit_prune_permits::table)
-            .values(audit_prune_permits::id.eq(&permit))
+        dialect::serialize_on(conn, SEAL_LOCK_KEY)?;
+        let sealed = audit_log::table.filter(audit_log::hash.is_not_null());
+        let boundary: Option<(i64, i64)> = sealed
+            .filter(audit_log::at.ge(before.naive_utc()))
+            .order((audit_log::tx.asc(), audit_log::seq.asc()))
+            .select((audit_log::tx, audit_log::seq))
+            .first(conn)
+            .optional()?;
+        let boundary = match boundary {
+            Some(first_kept) => Some(first_kept),
+            None => sealed
+                .order((audit_log::tx.desc(), audit_log::seq.desc()))
+                .select((audit_log::tx, audit_log::seq))
+                .first(conn)
+                .optional()?,
+        };
+        let mut pruned = 0;
+        if let Some((tx, seq)) = boundary {
+            let permit = uuid::Uuid::new_v4().to_string();
+            diesel::insert_into(audit_prune_permits::table)
+                .values(audit_prune_permits::id.eq(&permit))
+                .execute(conn)?;
+            pruned = diesel::delete(
+                audit_log::table
+                    .filter(audit_log::hash.is_not_null())
+                    .filter(
+                        audit_log::tx
+                            .lt(tx)
+                            .or(audit_log::tx.eq(tx).and(audit_log::seq.lt(seq))),
+                    ),
+            )
             .execute(conn)?;
-        let pruned = diesel::delete(
-            audit_log::table
-                .filter(audit_log::at.lt(before.naive_utc()))
-                .filter(audit_log::hash.is_not_null()),
-        )
-        .execute(conn)?;
-        diesel::delete(audit_prune_permits::table.filter(audit_prune_permits::id.eq(&permit)))
-            .execute(conn)?;
+            diesel::delete(audit_prune_permits::table.filter(audit_prune_permits::id.eq(&permit)))
+                .execute(conn)?;
+        }
+        append(
+            conn,
+            &Entry {
+                at: now,
+                user_id: None,
+                username: None,
+                role: None,
+                unit: None,
+                session_id: None,
+                action: Action::Retention,
+                record_type: Some("audit".into()),
+                record_id: None,
+                request_id: None,
+                outcome: format!("pruned {pruned}"),
+            },
+        )?;
         Ok(pruned)
     })
 }

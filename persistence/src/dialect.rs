@@ -12,11 +12,13 @@ const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/po
 /// Set on every SQLite connection. `busy_timeout` comes first so that even switching to
 /// WAL waits for a lock instead of failing; WAL lets readers work beside the writer;
 /// `synchronous=FULL` makes an acknowledged write survive a power cut; foreign keys are
-/// off by default in SQLite.
+/// off by default in SQLite; `secure_delete` overwrites what retention erases instead of
+/// leaving it in free pages.
 pub(crate) const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000;
 PRAGMA journal_mode = WAL;
 PRAGMA synchronous = FULL;
-PRAGMA foreign_keys = ON;";
+PRAGMA foreign_keys = ON;
+PRAGMA secure_delete = ON;";
 
 /// Any number that is ours alone: instances starting together queue on it, so the
 /// migrations run once.
@@ -144,6 +146,16 @@ pub(crate) fn feed_horizon(conn: &mut DbConnection) -> Result<Option<i64>, diese
     )
     .get_result(inner)?;
     Ok(Some(oldest_running.map_or(next, |oldest| oldest.min(next))))
+}
+
+/// After retention: on SQLite, copies the WAL back into the database file and truncates
+/// it, so erased values do not linger in the log; PostgreSQL's autovacuum reclaims the
+/// old row versions.
+pub(crate) fn flush_erasures(conn: &mut DbConnection) -> Result<(), diesel::result::Error> {
+    if let DbConnection::Sqlite(inner) = conn {
+        inner.batch_execute("PRAGMA wal_checkpoint(TRUNCATE);")?;
+    }
+    Ok(())
 }
 
 /// Makes concurrent holders of `key` take turns until the end of the transaction, on

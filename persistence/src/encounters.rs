@@ -338,7 +338,9 @@ pub fn put(
     retry_once(
         || {
             write_transaction(conn, |conn| {
-                let applied = match get(conn, id)? {
+                let stored = get(conn, id)?;
+                draft.check_erasure_kept(stored.as_ref().map(|e| &e.draft))?;
+                let applied = match stored {
                     None => {
                         let shift = shift_for(conn, writer, draft.shift_id())?;
                         diesel::insert_into(encounters::table)

@@ -27,6 +27,10 @@ pub enum StoreError {
     Duplicate,
     #[error("record not found")]
     NotFound,
+    /// The database gave up on this transaction because of a concurrent one (a deadlock,
+    /// or a serialization failure); running it again may well succeed.
+    #[error("conflict with a concurrent transaction")]
+    Contention(#[source] diesel::result::Error),
 }
 
 impl From<diesel::result::Error> for StoreError {
@@ -35,6 +39,12 @@ impl From<diesel::result::Error> for StoreError {
         match error {
             Error::NotFound => StoreError::NotFound,
             Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => StoreError::Duplicate,
+            Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
+                StoreError::Contention(error)
+            }
+            Error::DatabaseError(_, ref info) if info.message().contains("deadlock detected") => {
+                StoreError::Contention(error)
+            }
             other => StoreError::Query(other),
         }
     }

@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use faltlogg_domain::audit::{Action, Entry};
 use faltlogg_domain::ids::EncounterId;
 
 use crate::dialect::write_transaction;
@@ -52,10 +53,13 @@ pub fn erase_before(
             if ids.is_empty() {
                 return Ok::<_, StoreError>(0);
             }
+            // The cutoff again: a write may have moved a meeting since it was selected.
+            let old = encounters::occurred_at.lt(cutoff.naive_utc());
             // The report of concern keeps that it was filed; when and with whom go.
             diesel::update(
                 encounters::table
                     .filter(encounters::id.eq_any(&ids))
+                    .filter(old)
                     .filter(encounters::concern_municipality.is_not_null()),
             )
             .set((
@@ -63,18 +67,22 @@ pub fn erase_before(
                 encounters::concern_municipality.eq(None::<&str>),
             ))
             .execute(conn)?;
-            diesel::update(encounters::table.filter(encounters::id.eq_any(&ids)))
-                .set((
-                    encounters::pseudonym.eq(None::<&str>),
-                    encounters::notes.eq(None::<&str>),
-                    encounters::age_years.eq(None::<i32>),
-                    encounters::home_country.eq(None::<&str>),
-                    encounters::guardian_not_contacted_reason.eq(None::<&str>),
-                    encounters::void_reason.eq(None::<&str>),
-                    encounters::version.eq(encounters::version + 1),
-                    encounters::updated_at.eq(now.naive_utc()),
-                ))
-                .execute(conn)?;
+            diesel::update(
+                encounters::table
+                    .filter(encounters::id.eq_any(&ids))
+                    .filter(old),
+            )
+            .set((
+                encounters::pseudonym.eq(None::<&str>),
+                encounters::notes.eq(None::<&str>),
+                encounters::age_years.eq(None::<i32>),
+                encounters::home_country.eq(None::<&str>),
+                encounters::guardian_not_contacted_reason.eq(None::<&str>),
+                encounters::void_reason.eq(None::<&str>),
+                encounters::version.eq(encounters::version + 1),
+                encounters::updated_at.eq(now.naive_utc()),
+            ))
+            .execute(conn)?;
             diesel::update(
                 amendments::table
                     .filter(amendments::record_type.eq("encounter"))
@@ -86,13 +94,32 @@ pub fn erase_before(
                 let id: EncounterId = parse(id)?;
                 if let Some(encounter) = crate::encounters::get(conn, id)? {
                     crate::feed::record_encounter(conn, &encounter, now)?;
+                    // Each erasure is a write of the record: its entry goes with it.
+                    crate::audit::append(conn, &erasure(id, now))?;
                 }
             }
             Ok(ids.len())
         })?;
         erased += done;
         if done == 0 {
+            crate::dialect::flush_erasures(conn)?;
             return Ok(erased);
         }
+    }
+}
+
+fn erasure(id: EncounterId, now: DateTime<Utc>) -> Entry {
+    Entry {
+        at: now,
+        user_id: None,
+        username: None,
+        role: None,
+        unit: None,
+        session_id: None,
+        action: Action::Retention,
+        record_type: Some("encounter".into()),
+        record_id: Some(id.to_string()),
+        request_id: None,
+        outcome: "erased".into(),
     }
 }

@@ -86,15 +86,40 @@ async fn reads_and_writes_are_audited_without_the_records_content(db: Db) {
     assert!(!text.contains("Hemlig") && !text.contains("P-77"));
     let database = app.db.connect();
     let mut conn = database.get().unwrap();
-    let dump: Vec<(Option<String>, String)> = {
+    type Texts = (
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        String,
+    );
+    let dump: Vec<Texts> = {
         use diesel::prelude::*;
         use faltlogg_persistence::schema::audit_log;
         audit_log::table
-            .select((audit_log::record_id, audit_log::outcome))
+            .select((
+                audit_log::user_id,
+                audit_log::username,
+                audit_log::role,
+                audit_log::unit_code,
+                audit_log::session_id,
+                audit_log::action,
+                audit_log::record_type,
+                audit_log::record_id,
+                audit_log::request_id,
+                audit_log::outcome,
+            ))
             .load(&mut *conn)
             .unwrap()
     };
-    assert!(!format!("{dump:?}").contains("Hemlig"));
+    let dump = format!("{dump:?}");
+    assert!(dump.contains(&id), "the table was read");
+    assert!(!dump.contains("Hemlig") && !dump.contains("P-77"));
 
     // A list, a void and a push are audited too; so is reading the audit log.
     app.get_ok(&format!("/api/v1/shifts/{shift}/encounters"), &mika)
@@ -307,6 +332,21 @@ async fn the_audit_log_is_append_only_and_its_chain_verifies(db: Db) {
         text
     };
     assert!(verify(true).contains("audit log intact"));
+    if matches!(db, Db::Postgres(_)) {
+        assert!(
+            conn.batch_execute("TRUNCATE audit_log").is_err(),
+            "TRUNCATE went through"
+        );
+    }
+    // Pruning cuts the chain's old end; what is left still verifies from its new start.
+    let later = chrono::Utc::now() + chrono::Duration::days(1);
+    let pruned = faltlogg_persistence::audit::prune(&mut conn, later, chrono::Utc::now()).unwrap();
+    assert!(pruned > 0);
+    for _ in 0..2 {
+        log(&app, &mika, &adult(&shift, "selling")).await;
+    }
+    faltlogg_persistence::audit::seal(&mut conn).unwrap();
+    assert!(verify(true).contains("audit log intact"));
 
     // Someone with the database's keys switches the guard off and rewrites an entry.
     let seq: i64 = {
@@ -441,6 +481,55 @@ async fn retention_erases_old_details_and_keeps_every_count(db: Db) {
         .get_ok(&format!("/api/v1/encounters/{}", old_ids[1]), &ujour)
         .await;
     assert!(voided["void_reason"].is_null() && voided["voided"] == true);
+    // The phone sends the erased record back, amended: the erased report stays filed.
+    let mut amended: Value = [
+        "shift_id",
+        "occurred_at",
+        "role",
+        "age_group",
+        "age_estimated",
+        "gender",
+        "home_municipality",
+        "support_offered",
+        "support_response",
+        "referrals",
+        "guardian_contacted_at",
+        "concern_report",
+    ]
+    .iter()
+    .map(|key| ((*key).to_owned(), erased[*key].clone()))
+    .collect::<serde_json::Map<_, _>>()
+    .into();
+    amended["self_harm"] = json!(true);
+    let response = app
+        .put_json(
+            &format!("/api/v1/encounters/{}", old_ids[0]),
+            &ujour,
+            &amended,
+            Some(2),
+        )
+        .await;
+    assert_eq!(response.status(), 200, "{:?}", response.text().await);
+    let after = app
+        .get_ok(&format!("/api/v1/encounters/{}", old_ids[0]), &ujour)
+        .await;
+    assert_eq!(after["concern_report"]["details_erased"], true);
+    // Only retention erases: a new record cannot claim it.
+    let mut claimed = amended.clone();
+    claimed["shift_id"] = json!(recent_shift);
+    claimed["occurred_at"] = json!(recent_day);
+    let refused = app
+        .put_json(
+            &format!("/api/v1/encounters/{}", Uuid::new_v4()),
+            &ujour,
+            &claimed,
+            None,
+        )
+        .await;
+    assert_eq!(
+        assert_problem(refused, 422).await["errors"][0]["code"],
+        "erased_only_by_retention"
+    );
     let kept = app
         .get_ok(&format!("/api/v1/encounters/{recent_id}"), &ujour)
         .await;
@@ -460,7 +549,8 @@ async fn retention_erases_old_details_and_keeps_every_count(db: Db) {
     // The device gets the erased version through the feed.
     let (changes, _) = pull(&app, &ujour, Some(cursor)).await;
     let pulled = changes.iter().find(|c| c["id"] == old_ids[0]).unwrap();
-    assert_eq!(pulled["version"], 2);
+    // The erased version, and since the amendment.
+    assert_eq!(pulled["version"], 3);
     assert!(pulled["data"]["pseudonym"].is_null());
     assert!(changes.iter().all(|c| c["id"] != recent_id));
     // Nothing left to erase; and the run is in the audit log.
@@ -474,8 +564,8 @@ async fn retention_erases_old_details_and_keeps_every_count(db: Db) {
     let auditor = app.token_for("granskare", Role::Auditor, None).await;
     assert_eq!(
         entries(&app, &auditor, "?action=retention").await.len(),
-        2 + 1,
-        "two runs and the server's own at start"
+        2 + 3,
+        "each erased encounter, and each run: the server's own at start and two by hand"
     );
 }
 

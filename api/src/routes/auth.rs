@@ -112,6 +112,7 @@ pub async fn login(
     let account_key = tokens::hash(&body.username.to_lowercase());
     let username = Username::parse(&body.username).ok();
 
+    let anonymous = Actor::anonymous(request_id(&req));
     let found = {
         let (address, account_key) = (address.clone(), account_key.clone());
         state
@@ -122,10 +123,17 @@ pub async fn login(
                     None => None,
                 })
             })
-            .await?
+            .await
+    };
+    let found = match found {
+        Err(error @ ApiError::TooManyRequests { .. }) => {
+            let entry = event(&anonymous, Action::LoginFailed, "user", None, "throttled");
+            state.record(entry).await?;
+            return Err(error);
+        }
+        other => other?,
     };
 
-    let anonymous = Actor::anonymous(request_id(&req));
     let attempted = found.as_ref().map(|(user, _)| user.id.to_string());
     let password = body.password;
     let stored_hash = found.as_ref().map(|(_, hash)| hash.clone());

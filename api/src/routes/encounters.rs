@@ -52,10 +52,9 @@ pub struct ConcernReportBody {
     pub municipality: Option<String>,
     #[schema(schema_with = crate::schema::unit_or_null)]
     pub filed_by_unit: Option<String>,
-    /// In answers only: the report was filed, and its details were erased at the end of
-    /// retention.
-    #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
-    #[schema(read_only)]
+    /// The report was filed, and its details were erased at the end of retention. Only a
+    /// record that already says so may be sent back with it.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub details_erased: Option<bool>,
 }
 
@@ -184,12 +183,19 @@ impl EncounterBody {
         let concern_report = errors.take_all(
             self.concern_report
                 .as_ref()
-                .map(|c| {
-                    ConcernReport::parse(
+                .map(|c| match c {
+                    // A record whose details retention erased, sent back as it was pulled.
+                    ConcernReportBody {
+                        details_erased: Some(true),
+                        filed_at: None,
+                        municipality: None,
+                        filed_by_unit: None,
+                    } => Ok(ConcernReport::DetailsErased),
+                    _ => ConcernReport::parse(
                         c.filed_at.as_deref(),
                         c.municipality.as_deref(),
                         c.filed_by_unit.as_deref(),
-                    )
+                    ),
                 })
                 .transpose(),
         );

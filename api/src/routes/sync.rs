@@ -18,7 +18,7 @@ use faltlogg_persistence::{
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::audit::{Actor, event};
+use crate::audit::{Actor, event, outcome_of};
 use crate::auth::{Auth, OutreachWorkers};
 use crate::error::{ApiError, Problem, ProblemField};
 use crate::extract::{Json, parse_value};
@@ -194,6 +194,14 @@ fn item_entry(actor: &Actor, item: &PushItem, result: &PushResult) -> Entry {
         PushStatus::Updated => (Action::Update, "ok"),
         PushStatus::Unchanged => (Action::Update, "unchanged"),
         PushStatus::Conflict => (Action::Update, "conflict"),
+        PushStatus::Rejected
+            if result
+                .errors
+                .as_ref()
+                .is_some_and(|errors| errors.iter().any(|e| e.code == "not_found")) =>
+        {
+            (Action::Update, "not_found")
+        }
         PushStatus::Rejected => (Action::Update, "invalid"),
     };
     let record_type = match item.record_type.as_str() {
@@ -367,21 +375,38 @@ pub async fn push(
     let actor = auth.actor.clone();
     let results = state
         .with_db(move |conn| {
-            // One transaction for the batch (one lock on SQLite), a savepoint per item.
-            dialect::write_transaction(conn, |conn| {
-                let mut results = Vec::with_capacity(items.len());
-                for item in &items {
-                    match push_one(conn, &writer, &context, item) {
-                        Settled::Done(result) => {
-                            // Each item's entry is written with it, in the batch's transaction.
-                            audit::append(conn, &item_entry(&actor, item, &result))?;
-                            results.push(result);
+            let mut attempts = 0;
+            loop {
+                attempts += 1;
+                // One transaction for the batch (one lock on SQLite), a savepoint per item.
+                let outcome = dialect::write_transaction(conn, |conn| {
+                    let mut results = Vec::with_capacity(items.len());
+                    for item in &items {
+                        match push_one(conn, &writer, &context, item) {
+                            Settled::Done(result) => {
+                                // Each item's entry is written with it, in the batch's transaction.
+                                audit::append(conn, &item_entry(&actor, item, &result))?;
+                                results.push(result);
+                            }
+                            Settled::Failed(error) => return Err(error),
                         }
-                        Settled::Failed(error) => return Err(error),
                     }
+                    Ok(results)
+                });
+                match outcome {
+                    // Two phones' batches locked each other (PostgreSQL chose this one to
+                    // give way): the whole batch runs again.
+                    Err(ApiError::Unavailable(StoreError::Contention(_))) if attempts < 3 => {}
+                    Err(error) => {
+                        // The items' entries went with the batch; the attempt is kept.
+                        let entry =
+                            event(&actor, Action::Update, "batch", None, outcome_of(&error));
+                        audit::append(conn, &entry)?;
+                        return Err(error);
+                    }
+                    Ok(results) => return Ok(results),
                 }
-                Ok(results)
-            })
+            }
         })
         .await?;
     Ok(HttpResponse::Ok().json(PushResponse { results }))
