@@ -40,6 +40,13 @@ enum Command {
     /// (the server also does this daily).
     #[command(subcommand)]
     Retention(RetentionCommand),
+    /// Take a consistent copy of the SQLite database while the server runs (on PostgreSQL
+    /// use pg_dump).
+    Backup {
+        /// The new file to write; it must not exist.
+        #[arg(long)]
+        to: std::path::PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -104,6 +111,7 @@ pub fn main() -> ExitCode {
                 Command::User(user) => users::run(&config, user),
                 Command::Audit(AuditCommand::Verify) => verify_audit(&config),
                 Command::Retention(RetentionCommand::Run) => run_retention(&config),
+                Command::Backup { to } => backup(&config, &to),
                 _ => serve(config),
             };
             result.unwrap_or_else(|error| fail(error.as_ref()))
@@ -241,6 +249,22 @@ fn verify_audit(config: &Config) -> Result<ExitCode, Box<dyn std::error::Error>>
             );
             Ok(ExitCode::FAILURE)
         }
+    }
+}
+
+fn backup(config: &Config, to: &std::path::Path) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    if to.exists() {
+        return Err(format!("{} exists already; give a new file", to.display()).into());
+    }
+    let db = faltlogg_persistence::Database::connect(config.database.clone(), 1)?;
+    if faltlogg_persistence::dialect::backup_into(&mut *db.get()?, to)? {
+        println!("backup written to {}", to.display());
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!(
+            "faltlogg: the database is PostgreSQL: back it up with pg_dump -Fc (see the README)"
+        );
+        Ok(ExitCode::from(2))
     }
 }
 

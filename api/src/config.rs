@@ -40,6 +40,8 @@ pub struct Config {
     pub retention: chrono::Duration,
     /// How long audit entries are kept.
     pub audit_retention: chrono::Duration,
+    /// How many CPU-heavy operations (password hashing, reports) run at once.
+    pub expensive_work_limit: usize,
 }
 
 /// A variable that is set but unusable; start-up stops with this message.
@@ -128,6 +130,11 @@ const VARIABLES: &[Variable] = &[
         name: "FALTLOGG_AUDIT_RETENTION_DAYS",
         default: "1825",
         meaning: "days audit entries are kept",
+    },
+    Variable {
+        name: "FALTLOGG_EXPENSIVE_WORK_LIMIT",
+        default: "4",
+        meaning: "password hashes and reports computed at once; more answer 503 with Retry-After",
     },
     Variable {
         name: "FALTLOGG_DEVICE_WINDOW_DAYS",
@@ -242,6 +249,16 @@ impl Config {
             device_window: days("FALTLOGG_DEVICE_WINDOW_DAYS", 2, 1..=60)?,
             retention: days("FALTLOGG_RETENTION_DAYS", 730, 1..=36_500)?,
             audit_retention: days("FALTLOGG_AUDIT_RETENTION_DAYS", 1825, 1..=36_500)?,
+            expensive_work_limit: {
+                let limit: usize = parse_or("FALTLOGG_EXPENSIVE_WORK_LIMIT", get, 4)?;
+                if !(1..=256).contains(&limit) {
+                    return Err(invalid(
+                        "FALTLOGG_EXPENSIVE_WORK_LIMIT",
+                        "must be between 1 and 256",
+                    ));
+                }
+                limit
+            },
         })
     }
 
@@ -310,6 +327,7 @@ mod tests {
             ("FALTLOGG_TRUSTED_PROXIES", "10.0.0.1,proxy"),
             ("FALTLOGG_NOTES_ENABLED", "nej"),
             ("FALTLOGG_DEVICE_WINDOW_DAYS", "0"),
+            ("FALTLOGG_EXPENSIVE_WORK_LIMIT", "0"),
             ("FALTLOGG_RETENTION_DAYS", "0"),
             ("FALTLOGG_AUDIT_RETENTION_DAYS", "forever"),
         ] {

@@ -77,6 +77,9 @@ pub enum ApiError {
     Validation(#[from] ValidationErrors),
     #[error("database unavailable")]
     Unavailable(#[source] StoreError),
+    /// Every slot for CPU-heavy work is taken.
+    #[error("busy")]
+    Busy,
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -161,6 +164,9 @@ impl ApiError {
             ApiError::Unavailable(_) => {
                 plain("The service cannot reach its database; try again shortly.")
             }
+            ApiError::Busy => {
+                plain("The server is busy with work of this kind; try again in a moment.")
+            }
             ApiError::Internal(_) => plain("Something went wrong on our side; it has been logged."),
         }
     }
@@ -199,7 +205,7 @@ impl ResponseError for ApiError {
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::MalformedJson { .. } => StatusCode::BAD_REQUEST,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -223,6 +229,9 @@ impl ResponseError for ApiError {
         match self {
             ApiError::Unavailable(_) => {
                 response.insert_header((header::RETRY_AFTER, "5"));
+            }
+            ApiError::Busy => {
+                response.insert_header((header::RETRY_AFTER, "1"));
             }
             ApiError::TooManyRequests { retry_after_secs } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));

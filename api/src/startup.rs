@@ -22,9 +22,22 @@ pub struct AppState {
     pub db: Database,
     pub config: Config,
     pub keys: Keys,
+    /// Slots for CPU-heavy work (password hashing, reports).
+    pub expensive: tokio::sync::Semaphore,
 }
 
 impl AppState {
+    /// Runs CPU-heavy work (password hashing, a report) when a slot is free, and answers
+    /// 503 with Retry-After when none is, so a burst is turned away rather than queued
+    /// without bound behind the event loop.
+    pub async fn expensive<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, ApiError>>,
+    ) -> Result<T, ApiError> {
+        let _slot = self.expensive.try_acquire().map_err(|_| ApiError::Busy)?;
+        work.await
+    }
+
     /// Runs database work with a pooled connection on the blocking pool, inside the
     /// request's span.
     pub async fn with_db<T, F>(&self, f: F) -> Result<T, ApiError>
@@ -88,7 +101,13 @@ impl Application {
             &config.data_dir,
         )?;
         crate::jobs::spawn(db.clone(), config.clone());
-        let state = web::Data::new(AppState { db, config, keys });
+        let expensive = tokio::sync::Semaphore::new(config.expensive_work_limit);
+        let state = web::Data::new(AppState {
+            db,
+            config,
+            keys,
+            expensive,
+        });
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())

@@ -158,6 +158,19 @@ pub(crate) fn flush_erasures(conn: &mut DbConnection) -> Result<(), diesel::resu
     Ok(())
 }
 
+/// Writes a consistent copy of a live SQLite database to a new file (`VACUUM INTO` reads
+/// one snapshot while writers go on). `false` on PostgreSQL, whose own `pg_dump` does this.
+pub fn backup_into(conn: &mut DbConnection, path: &std::path::Path) -> Result<bool, StoreError> {
+    let DbConnection::Sqlite(inner) = conn else {
+        return Ok(false);
+    };
+    let target = path
+        .to_str()
+        .ok_or_else(|| StoreError::InvalidUrl("the backup path is not valid UTF-8".into()))?;
+    inner.batch_execute(&format!("VACUUM INTO '{}'", target.replace('\'', "''")))?;
+    Ok(true)
+}
+
 /// Makes concurrent holders of `key` take turns until the end of the transaction, on
 /// PostgreSQL (an advisory lock); SQLite's write lock already does.
 pub(crate) fn serialize_on(conn: &mut DbConnection, key: i64) -> Result<(), diesel::result::Error> {

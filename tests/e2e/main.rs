@@ -11,6 +11,7 @@ mod contract;
 mod fieldlog;
 mod http;
 mod notifications;
+mod operations;
 mod reports;
 mod storage;
 mod sync;

@@ -209,12 +209,16 @@ fn parse_assignment(role: &str, unit: Option<&str>) -> Result<Assignment, FieldE
     Assignment::new(role, unit)
 }
 
-async fn hash_password(raw: String) -> Result<String, ApiError> {
+async fn hash_password(state: &AppState, raw: String) -> Result<String, ApiError> {
     let password = NewPassword::parse(raw).map_err(ValidationErrors::from)?;
-    spawn_blocking(move || password::hash(&password))
+    state
+        .expensive(async {
+            spawn_blocking(move || password::hash(&password))
+                .await
+                .map_err(ApiError::internal)?
+                .map_err(ApiError::internal)
+        })
         .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)
 }
 
 /// Create an account.
@@ -248,7 +252,7 @@ pub async fn create_user(
     let (Ok(username), Ok(assignment), true) = (username, assignment, errors.is_empty()) else {
         return Err(ValidationErrors(errors).into());
     };
-    let hash = hash_password(body.password).await?;
+    let hash = hash_password(&state, body.password).await?;
     let user = state
         .with_db(move |conn| {
             match accounts::insert_user(conn, &username, assignment, &hash, Utc::now()) {
@@ -300,7 +304,7 @@ pub async fn update_user(
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id::<UserId>(&path)?;
     let password_hash = match body.password {
-        Some(raw) => Some(hash_password(raw).await?),
+        Some(raw) => Some(hash_password(&state, raw).await?),
         None => None,
     };
     let (role, unit, disabled) = (body.role, body.unit, body.disabled);

@@ -76,6 +76,9 @@ pub struct TokenResponse {
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Invalid username or password", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field breaks a rule", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Busy checking other passwords; try again after Retry-After",
+            body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 429, description = "Too many failed logins from this address or on this account",
             body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
@@ -137,9 +140,13 @@ pub async fn login(
     let attempted = found.as_ref().map(|(user, _)| user.id.to_string());
     let password = body.password;
     let stored_hash = found.as_ref().map(|(_, hash)| hash.clone());
-    let matches = spawn_blocking(move || password::verify(&password, stored_hash.as_deref()))
-        .await
-        .map_err(ApiError::internal)?;
+    let matches = state
+        .expensive(async {
+            spawn_blocking(move || password::verify(&password, stored_hash.as_deref()))
+                .await
+                .map_err(ApiError::internal)
+        })
+        .await?;
     let user = found
         .map(|(user, _)| user)
         .filter(|user| matches && !user.disabled);

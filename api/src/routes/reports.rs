@@ -163,6 +163,8 @@ those shifts met in it. JSON by default; `Accept: text/csv` gives CSV (measure,v
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "A role without reports", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A missing, unparsable or reversed period, or one longer than ten years", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Busy with other reports; try again after Retry-After", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ))]
 pub async fn cooperation(
     state: web::Data<AppState>,
@@ -174,16 +176,18 @@ pub async fn cooperation(
     let units = units_of(&auth.principal);
     let bounds = period.utc_bounds();
     let (kinds, encounters, pseudonyms) = state
-        .audited(
-            auth.actor
-                .entry(Action::Export, "report", Some("cooperation".into())),
-            move |conn, _| {
-                Ok((
-                    reports::shifts_with_police(conn, bounds, units)?,
-                    reports::cooperation_encounters(conn, bounds, units)?,
-                    reports::cooperation_pseudonyms(conn, bounds, units)?,
-                ))
-            },
+        .expensive(
+            state.audited(
+                auth.actor
+                    .entry(Action::Export, "report", Some("cooperation".into())),
+                move |conn, _| {
+                    Ok((
+                        reports::shifts_with_police(conn, bounds, units)?,
+                        reports::cooperation_encounters(conn, bounds, units)?,
+                        reports::cooperation_pseudonyms(conn, bounds, units)?,
+                    ))
+                },
+            ),
         )
         .await?;
     let mut by_kind: BTreeMap<&'static str, u64> =
@@ -300,6 +304,8 @@ pub struct SugarDatingReport {
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "A role without this report", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A missing, unparsable or reversed period, or one longer than ten years", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Busy with other reports; try again after Retry-After", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ))]
 pub async fn sugar_dating(
     state: web::Data<AppState>,
@@ -311,17 +317,19 @@ pub async fn sugar_dating(
     let units = units_of(&auth.principal);
     let bounds = period.utc_bounds();
     let (contacts, (age_min, age_max), (guardian, concern), referred) = state
-        .audited(
-            auth.actor
-                .entry(Action::Export, "report", Some("sugar-dating".into())),
-            move |conn, _| {
-                Ok((
-                    reports::sugar_dating_contacts(conn, bounds, units)?,
-                    reports::sugar_dating_ages(conn, bounds, units)?,
-                    reports::sugar_dating_minors(conn, bounds, units)?,
-                    reports::sugar_dating_referrals(conn, bounds, units)?,
-                ))
-            },
+        .expensive(
+            state.audited(
+                auth.actor
+                    .entry(Action::Export, "report", Some("sugar-dating".into())),
+                move |conn, _| {
+                    Ok((
+                        reports::sugar_dating_contacts(conn, bounds, units)?,
+                        reports::sugar_dating_ages(conn, bounds, units)?,
+                        reports::sugar_dating_minors(conn, bounds, units)?,
+                        reports::sugar_dating_referrals(conn, bounds, units)?,
+                    ))
+                },
+            ),
         )
         .await?;
     let note = retention_note(&state, &period, "the age range");
@@ -428,6 +436,8 @@ Excel by `Accept`.",
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "A role without this report", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A missing, unparsable or reversed period, or one longer than ten years", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Busy with other reports; try again after Retry-After", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ))]
 pub async fn municipalities(
     state: web::Data<AppState>,
@@ -441,20 +451,22 @@ pub async fn municipalities(
     let bounds = period.utc_bounds();
     let (from, to) = (period.from(), period.to());
     let (all, by_home, notices) = state
-        .audited(
-            auth.actor
-                .entry(Action::Export, "report", Some("municipalities".into())),
-            move |conn, _| {
-                Ok((
-                    reference::municipalities(conn)?,
-                    reports::encounters_by_home(conn, bounds, units)?,
-                    if with_notifications {
-                        reports::notifications_by_municipality(conn, from, to)?
-                    } else {
-                        Vec::new()
-                    },
-                ))
-            },
+        .expensive(
+            state.audited(
+                auth.actor
+                    .entry(Action::Export, "report", Some("municipalities".into())),
+                move |conn, _| {
+                    Ok((
+                        reference::municipalities(conn)?,
+                        reports::encounters_by_home(conn, bounds, units)?,
+                        if with_notifications {
+                            reports::notifications_by_municipality(conn, from, to)?
+                        } else {
+                            Vec::new()
+                        },
+                    ))
+                },
+            ),
         )
         .await?;
     let rows = all
