@@ -18,7 +18,7 @@ prostitution and human trafficking. Every error is an RFC 9457 problem (applicat
         license(name = "AGPL-3.0-only", identifier = "AGPL-3.0-only"),
     ),
     paths(
-        health::healthz, health::readyz, spec::openapi_yaml,
+        health::healthz, health::readyz, health::metrics, spec::openapi_yaml,
         auth::login, auth::refresh, auth::logout,
         accounts::me, accounts::my_sessions, accounts::revoke_my_session,
         accounts::create_user, accounts::list_users, accounts::update_user,

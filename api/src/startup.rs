@@ -24,6 +24,7 @@ pub struct AppState {
     pub keys: Keys,
     /// Slots for CPU-heavy work (password hashing, reports).
     pub expensive: tokio::sync::Semaphore,
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl AppState {
@@ -66,6 +67,8 @@ pub enum StartupError {
     Interrupted,
     #[error("signing key")]
     Keys(#[from] crate::auth::keys::KeyError),
+    #[error("metrics")]
+    Metrics(#[source] prometheus::Error),
 }
 
 pub struct Application {
@@ -102,11 +105,13 @@ impl Application {
         )?;
         crate::jobs::spawn(db.clone(), config.clone());
         let expensive = tokio::sync::Semaphore::new(config.expensive_work_limit);
+        let metrics = crate::metrics::Metrics::new().map_err(StartupError::Metrics)?;
         let state = web::Data::new(AppState {
             db,
             config,
             keys,
             expensive,
+            metrics,
         });
         let server = HttpServer::new(move || {
             App::new()
@@ -126,9 +131,23 @@ impl Application {
                 )
                 .wrap_fn(|req, srv| {
                     let request_id = req.extensions().get::<RequestId>().copied();
+                    let started = std::time::Instant::now();
+                    let method = req.method().to_string();
+                    let route = req
+                        .match_pattern()
+                        .unwrap_or_else(|| "unmatched".to_owned());
+                    let state = req.app_data::<web::Data<AppState>>().cloned();
                     let response = actix_web::dev::Service::call(srv, req);
                     async move {
                         let mut response = response.await?;
+                        if let Some(state) = state {
+                            state.metrics.observe(
+                                &method,
+                                &route,
+                                response.status().as_u16(),
+                                started.elapsed().as_secs_f64(),
+                            );
+                        }
                         if let Some(id) = request_id
                             && let Ok(value) = header::HeaderValue::from_str(&id.to_string())
                         {

@@ -206,7 +206,8 @@ pub fn verify(conn: &mut DbConnection) -> Result<Verification, StoreError> {
     })
 }
 
-fn unsealed(conn: &mut DbConnection) -> Result<u64, StoreError> {
+/// Entries written but not yet sealed into the chain.
+pub fn unsealed(conn: &mut DbConnection) -> Result<u64, StoreError> {
     let n: i64 = audit_log::table
         .filter(audit_log::hash.is_null())
         .count()

@@ -132,6 +132,12 @@ impl Database {
         &self.backend
     }
 
+    /// Connections open, and how many of them are idle.
+    pub fn pool_state(&self) -> (u32, u32) {
+        let state = self.pool.state();
+        (state.connections, state.idle_connections)
+    }
+
     pub fn get(&self) -> Result<PooledConnection, StoreError> {
         Ok(self.pool.get()?)
     }

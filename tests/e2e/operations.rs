@@ -13,6 +13,7 @@ use crate::on_both_backends;
 on_both_backends!(
     a_backup_is_a_consistent_copy_of_the_live_database,
     expensive_work_beyond_the_limit_answers_503,
+    metrics_count_requests_by_route_and_nothing_personal,
 );
 
 async fn a_backup_is_a_consistent_copy_of_the_live_database(db: Db) {
@@ -82,4 +83,38 @@ async fn expensive_work_beyond_the_limit_answers_503(db: Db) {
     );
     // The slot is free again, and turned-away attempts counted for nothing.
     assert_eq!(app.login_response("anna", PASSWORD).await.status(), 200);
+}
+
+async fn metrics_count_requests_by_route_and_nothing_personal(db: Db) {
+    let app = TestApp::spawn(&db).await;
+    let mika = app
+        .token_for("mika1", Role::OutreachWorker, Some(Unit::Mika))
+        .await;
+    let shift = open_shift(&app, &mika, &shift_body("raid", &["mika"])).await;
+    let id = log(&app, &mika, &adult(&shift, "selling")).await;
+    for _ in 0..3 {
+        app.get_ok(&format!("/api/v1/encounters/{id}"), &mika).await;
+    }
+    app.get("/healthz").await;
+    let response = app.get("/metrics").await;
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = response.text().await.unwrap();
+    assert!(
+        text.contains(r#"faltlogg_http_requests_total{method="GET",route="/api/v1/encounters/{id}",status="200"} 3"#),
+        "{text}"
+    );
+    assert!(text.contains(r#"faltlogg_http_requests_total{method="PUT",route="/api/v1/encounters/{id}",status="201"} 1"#));
+    assert!(text.contains("faltlogg_http_request_duration_seconds_bucket"));
+    assert!(text.contains("faltlogg_db_pool_connections"));
+    assert!(text.contains("faltlogg_audit_unsealed_entries"));
+    // Route patterns only: no record id, no user.
+    for personal in [id.as_str(), shift.as_str(), "mika1"] {
+        assert!(!text.contains(personal), "{personal} in the metrics");
+    }
 }

@@ -41,6 +41,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     let routes = [
         ("/healthz", vec![(Method::GET, web::to(health::healthz))]),
         ("/readyz", vec![(Method::GET, web::to(health::readyz))]),
+        ("/metrics", vec![(Method::GET, web::to(health::metrics))]),
         (
             "/openapi.yaml",
             vec![(Method::GET, web::to(spec::openapi_yaml))],
