@@ -163,6 +163,46 @@ fn with_database(url: &str, name: &str) -> String {
     format!("{}/{name}{query}", &base[..authority_end])
 }
 
+/// Starts a server on port 0 over a test database; its address. Several may share one.
+pub async fn serve(test_db: &TestDb, settings: &[(&str, &str)]) -> String {
+    capture_logs();
+    let mut vars = vec![
+        ("FALTLOGG_DATABASE_URL".to_owned(), test_db.url()),
+        ("FALTLOGG_DATABASE_POOL_SIZE".to_owned(), "4".to_owned()),
+        ("FALTLOGG_LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
+        ("FALTLOGG_LOG_FORMAT".to_owned(), "json".to_owned()),
+        (
+            "FALTLOGG_DATA_DIR".to_owned(),
+            test_db.data_dir.display().to_string(),
+        ),
+    ];
+    vars.extend(
+        settings
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    let config = Config::from_vars(vars).unwrap();
+    let app = Application::build(config).await.unwrap();
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    address
+}
+
+/// Adds an account straight to a test database, as `faltlogg user add` does.
+pub fn add_user_to(test_db: &TestDb, username: &str, role: Role, unit: Option<Unit>) -> UserId {
+    let database = test_db.connect();
+    let hash = password::hash(&NewPassword::parse(PASSWORD.into()).unwrap()).unwrap();
+    accounts::insert_user(
+        &mut database.get().unwrap(),
+        &Username::parse(username).unwrap(),
+        Assignment::new(role, unit).unwrap(),
+        &hash,
+        chrono::Utc::now(),
+    )
+    .unwrap()
+    .id
+}
+
 /// The server, running on port 0 over its own fresh database.
 pub struct TestApp {
     pub address: String,
@@ -179,26 +219,8 @@ impl TestApp {
 
     /// Starts the server with extra `FALTLOGG_*` settings.
     pub async fn spawn_with(db: &Db, settings: &[(&str, &str)]) -> TestApp {
-        capture_logs();
         let test_db = TestDb::create(db);
-        let url = test_db.url();
-        let data_dir = test_db.data_dir.display().to_string();
-        let mut vars = vec![
-            ("FALTLOGG_DATABASE_URL".to_owned(), url),
-            ("FALTLOGG_DATABASE_POOL_SIZE".to_owned(), "4".to_owned()),
-            ("FALTLOGG_LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
-            ("FALTLOGG_LOG_FORMAT".to_owned(), "json".to_owned()),
-            ("FALTLOGG_DATA_DIR".to_owned(), data_dir),
-        ];
-        vars.extend(
-            settings
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-        );
-        let config = Config::from_vars(vars).unwrap();
-        let app = Application::build(config).await.unwrap();
-        let address = format!("http://127.0.0.1:{}", app.port());
-        tokio::spawn(app.run_until_stopped());
+        let address = serve(&test_db, settings).await;
         TestApp {
             address,
             client: reqwest::Client::builder()
@@ -228,17 +250,7 @@ impl TestApp {
 
     /// Adds an account straight to the database, as `faltlogg user add` does.
     pub fn add_user(&self, username: &str, role: Role, unit: Option<Unit>) -> UserId {
-        let database = self.db.connect();
-        let hash = password::hash(&NewPassword::parse(PASSWORD.into()).unwrap()).unwrap();
-        accounts::insert_user(
-            &mut database.get().unwrap(),
-            &Username::parse(username).unwrap(),
-            Assignment::new(role, unit).unwrap(),
-            &hash,
-            chrono::Utc::now(),
-        )
-        .unwrap()
-        .id
+        add_user_to(&self.db, username, role, unit)
     }
 
     /// Adds an account and signs it in: its access token.

@@ -7,13 +7,14 @@ use faltlogg_persistence::{Backend, Database, encounters};
 
 use crate::cli::{faltlogg, scratch_dir};
 use crate::fieldlog::{adult, log, open_shift, shift_body};
-use crate::helpers::{Db, PASSWORD, TestApp, assert_problem};
+use crate::helpers::{Db, PASSWORD, TestApp, TestDb, add_user_to, assert_problem, serve};
 use crate::on_both_backends;
 
 on_both_backends!(
     a_backup_is_a_consistent_copy_of_the_live_database,
     expensive_work_beyond_the_limit_answers_503,
     metrics_count_requests_by_route_and_nothing_personal,
+    two_instances_on_one_database_behave_as_one,
 );
 
 async fn a_backup_is_a_consistent_copy_of_the_live_database(db: Db) {
@@ -116,5 +117,116 @@ async fn metrics_count_requests_by_route_and_nothing_personal(db: Db) {
     // Route patterns only: no record id, no user.
     for personal in [id.as_str(), shift.as_str(), "mika1"] {
         assert!(!text.contains(personal), "{personal} in the metrics");
+    }
+}
+
+/// Two instances started at the same moment on an empty database: they migrate once, both
+/// serve, and a session is one session on both (all state is in the database).
+async fn two_instances_on_one_database_behave_as_one(db: Db) {
+    use ed25519_dalek::SigningKey;
+    use ed25519_dalek::pkcs8::EncodePrivateKey;
+    use serde_json::{Value, json};
+
+    let test_db = TestDb::create(&db);
+    std::fs::create_dir_all(&test_db.data_dir).unwrap();
+    // Instances share the signing key as a mounted secret.
+    let key = test_db.data_dir.join("shared.pem");
+    let pem = SigningKey::from_bytes(&[5; 32])
+        .to_pkcs8_pem(Default::default())
+        .unwrap();
+    std::fs::write(&key, pem.as_bytes()).unwrap();
+    let key = key.display().to_string();
+    let settings = [("FALTLOGG_JWT_KEY_FILE", key.as_str())];
+    let (a, b) = tokio::join!(serve(&test_db, &settings), serve(&test_db, &settings));
+    let client = reqwest::Client::new();
+    for address in [&a, &b] {
+        let ready = client
+            .get(format!("{address}/readyz"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ready.status(), 200);
+    }
+    let migrations = std::fs::read_dir(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../persistence/migrations/sqlite"
+    ))
+    .unwrap()
+    .count();
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let applied: Count = {
+        use diesel::RunQueryDsl;
+        let database = test_db.connect();
+        let mut conn = database.get().unwrap();
+        diesel::sql_query("SELECT COUNT(*) AS n FROM __diesel_schema_migrations")
+            .get_result(&mut *conn)
+            .unwrap()
+    };
+    assert_eq!(
+        usize::try_from(applied.n).unwrap(),
+        migrations,
+        "each migration applied once"
+    );
+
+    add_user_to(&test_db, "anna", Role::OutreachWorker, Some(Unit::Mika));
+    let login: Value = client
+        .post(format!("{a}/api/v1/auth/login"))
+        .json(&json!({"username": "anna", "password": PASSWORD, "device_name": "Telefon"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    // Refreshed on B.
+    let refreshed: Value = client
+        .post(format!("{b}/api/v1/auth/refresh"))
+        .json(&json!({"refresh_token": login["refresh_token"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access = refreshed["access_token"].as_str().unwrap();
+    for address in [&a, &b] {
+        let me = client
+            .get(format!("{address}/api/v1/me"))
+            .bearer_auth(access)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(me.status(), 200);
+    }
+    // Revoked on A: refused on both, at once.
+    let revoke = client
+        .delete(format!(
+            "{a}/api/v1/me/sessions/{}",
+            login["session_id"].as_str().unwrap()
+        ))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoke.status(), 204);
+    for address in [&a, &b] {
+        let me = client
+            .get(format!("{address}/api/v1/me"))
+            .bearer_auth(access)
+            .send()
+            .await
+            .unwrap();
+        assert_problem(me, 401).await;
+        let again = client
+            .post(format!("{address}/api/v1/auth/refresh"))
+            .json(&json!({"refresh_token": refreshed["refresh_token"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_problem(again, 401).await;
     }
 }
