@@ -11,6 +11,11 @@ use serde::Serialize;
 
 use crate::error::ApiError;
 
+/// An id in the path that does not parse names nothing: 404, as for an unknown id.
+pub fn path_id<T: std::str::FromStr>(raw: &str) -> Result<T, ApiError> {
+    raw.parse().map_err(|_| ApiError::NotFound)
+}
+
 /// The server's clock for records: cut to microseconds like every stored instant, so
 /// list cursors compare equal on both backends.
 pub fn now() -> chrono::DateTime<chrono::Utc> {

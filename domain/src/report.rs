@@ -3,7 +3,9 @@
 
 use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
 
+use crate::encounter::{AgeGroup, PersonRole};
 use crate::municipality::Home;
+use crate::shift::ShiftKind;
 use crate::time::{parse_date, stockholm_day_start};
 use crate::validation::Collector;
 use crate::{FieldError, ValidationErrors};
@@ -109,6 +111,51 @@ pub struct CooperationFigures {
     pub operations: u64,
     pub selling: RoleFigures,
     pub buyer: RoleFigures,
+}
+
+impl CooperationFigures {
+    /// The figures from what the database counted: shifts with police by kind; meetings by
+    /// role, age group and support offered; and by role, the meetings that carry a
+    /// pseudonym and how many distinct pseudonyms (within a unit) they are.
+    pub fn tally(
+        shifts_by_kind: &[(ShiftKind, u64)],
+        meetings: impl IntoIterator<Item = (PersonRole, AgeGroup, bool, u64)>,
+        pseudonyms: impl IntoIterator<Item = (PersonRole, u64, u64)>,
+    ) -> Self {
+        let mut figures = CooperationFigures {
+            operations: shifts_by_kind
+                .iter()
+                .filter(|(kind, _)| kind.is_police_operation())
+                .map(|(_, n)| n)
+                .sum(),
+            ..CooperationFigures::default()
+        };
+        for (role, age_group, support_offered, n) in meetings {
+            if let Some(of_role) = figures.of_role(role) {
+                of_role.encounters += n;
+                of_role.under_18 += if age_group == AgeGroup::Under18 { n } else { 0 };
+                of_role.support_offered += if support_offered { n } else { 0 };
+                of_role.distinct_people += n;
+            }
+        }
+        // Meetings without a pseudonym are each a person; those with one count once per
+        // pseudonym.
+        for (role, with_pseudonym, distinct) in pseudonyms {
+            if let Some(of_role) = figures.of_role(role) {
+                of_role.distinct_people =
+                    of_role.encounters - with_pseudonym.min(of_role.encounters) + distinct;
+            }
+        }
+        figures
+    }
+
+    fn of_role(&mut self, role: PersonRole) -> Option<&mut RoleFigures> {
+        match role {
+            PersonRole::Selling => Some(&mut self.selling),
+            PersonRole::Buyer => Some(&mut self.buyer),
+            PersonRole::SugarDating => None,
+        }
+    }
 }
 
 const MONTHS: [&str; 12] = [
@@ -354,6 +401,43 @@ mod tests {
         assert!(
             text.ends_with("Tolv av dem har erbjudits stöd av förvaltningens verksamheter."),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn figures_are_tallied_from_the_counted_groups() {
+        let figures = CooperationFigures::tally(
+            &[
+                (ShiftKind::Raid, 2),
+                (ShiftKind::StreetOutreach, 1),
+                (ShiftKind::Surveillance, 1),
+            ],
+            [
+                (PersonRole::Selling, AgeGroup::Adult, true, 4),
+                (PersonRole::Selling, AgeGroup::Under18, false, 1),
+                (PersonRole::Buyer, AgeGroup::Adult, true, 2),
+                (PersonRole::SugarDating, AgeGroup::Under18, true, 9),
+            ],
+            [(PersonRole::Selling, 3, 1)],
+        );
+        assert_eq!(figures.operations, 3);
+        assert_eq!(
+            figures.selling,
+            RoleFigures {
+                encounters: 5,
+                under_18: 1,
+                support_offered: 4,
+                distinct_people: 3
+            }
+        );
+        assert_eq!(
+            figures.buyer,
+            RoleFigures {
+                encounters: 2,
+                under_18: 0,
+                support_offered: 2,
+                distinct_people: 2
+            }
         );
     }
 

@@ -15,6 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::{Admins, AnyRole, Auth, password};
 use crate::error::{ApiError, Problem};
 use crate::extract::Json;
+use crate::records::path_id;
 use crate::startup::AppState;
 use crate::telemetry::spawn_blocking;
 
@@ -141,7 +142,7 @@ pub async fn revoke_my_session(
     auth: Auth<AnyRole>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = parse_id::<SessionId>(&path)?;
+    let id = path_id::<SessionId>(&path)?;
     let owner = auth.principal.user_id;
     revoke(&state, &auth.actor, id, Some(owner)).await
 }
@@ -168,11 +169,6 @@ async fn revoke(
         .await?;
     tracing::info!(session_id = %id, "session revoked");
     Ok(HttpResponse::NoContent().finish())
-}
-
-/// An id in the path that is not a UUID names nothing: 404, as for an unknown id.
-fn parse_id<T: std::str::FromStr>(raw: &str) -> Result<T, ApiError> {
-    raw.parse().map_err(|_| ApiError::NotFound)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -302,7 +298,7 @@ pub async fn update_user(
     path: web::Path<String>,
     Json(body): Json<UserPatch>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = parse_id::<UserId>(&path)?;
+    let id = path_id::<UserId>(&path)?;
     let password_hash = match body.password {
         Some(raw) => Some(hash_password(&state, raw).await?),
         None => None,
@@ -387,6 +383,6 @@ pub async fn revoke_session(
     auth: Auth<Admins>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = parse_id::<SessionId>(&path)?;
+    let id = path_id::<SessionId>(&path)?;
     revoke(&state, &auth.actor, id, None).await
 }

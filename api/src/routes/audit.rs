@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 
 use crate::auth::{Auditors, Auth};
 use crate::error::{ApiError, Problem};
-use crate::pagination::parse_limit;
+use crate::pagination::{Page, page, parse_limit};
 use crate::startup::AppState;
 use crate::table::{Format, Table, format_of};
 
@@ -51,13 +51,6 @@ impl From<Entry> for AuditEntryView {
             outcome: e.outcome,
         }
     }
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct AuditPage {
-    pub items: Vec<AuditEntryView>,
-    /// Pass as `cursor` for older entries; absent on the last page.
-    pub next_cursor: Option<String>,
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -150,7 +143,7 @@ fn parse(query: &AuditQuery) -> Result<(AuditFilter, Option<i64>, i64), ApiError
 Reading the log is itself recorded.",
     params(AuditQuery),
     responses(
-        (status = 200, description = "A page of entries", body = AuditPage),
+        (status = 200, description = "A page of entries", body = Page<AuditEntryView>),
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an auditor", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A parameter is invalid", body = Problem, content_type = "application/problem+json"),
@@ -163,27 +156,25 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let (filter, cursor, limit) = parse(&query)?;
     let entry = auth.actor.entry(Action::List, "audit", None);
-    let mut found = state
+    let found = state
         .audited(entry, move |conn, _| {
             Ok(audit::list(conn, &filter, cursor, limit + 1)?)
         })
         .await?;
-    let more = usize::try_from(limit).is_ok_and(|limit| found.len() > limit);
-    found.truncate(usize::try_from(limit).unwrap_or(0));
-    let next_cursor = if more {
-        found.last().map(|(seq, _)| seq.to_string())
-    } else {
-        None
-    };
-    let items: Vec<AuditEntryView> = found.into_iter().map(|(_, e)| e.into()).collect();
+    let page = page(
+        found,
+        limit,
+        |(seq, _)| seq.to_string(),
+        |(_, entry)| AuditEntryView::from(entry),
+    );
     if format_of(&req) == Format::Csv {
         let mut response = HttpResponse::Ok();
-        if let Some(cursor) = &next_cursor {
+        if let Some(cursor) = &page.next_cursor {
             response.insert_header(("X-Next-Cursor", cursor.as_str()));
         }
         return Ok(response
             .content_type("text/csv; charset=utf-8")
-            .body(Table::rows(&items).to_csv()));
+            .body(Table::rows(&page.items).to_csv()));
     }
-    Ok(HttpResponse::Ok().json(AuditPage { items, next_cursor }))
+    Ok(HttpResponse::Ok().json(page))
 }

@@ -27,6 +27,7 @@ use crate::auth::{Auth, OutreachWorkers};
 use crate::error::{ApiError, Problem};
 use crate::extract::Json;
 use crate::pagination::{Page, decode_cursor, encode_cursor, page, parse_limit};
+use crate::records::path_id;
 use crate::records::{if_match, record_response, write_error, writer};
 use crate::startup::AppState;
 
@@ -357,10 +358,6 @@ fn respond(applied: Applied, encounter: Encounter) -> HttpResponse {
     record_response(applied, version, &EncounterView::from(encounter))
 }
 
-fn parse_id<T: std::str::FromStr>(raw: &str) -> Result<T, ApiError> {
-    raw.parse().map_err(|_| ApiError::NotFound)
-}
-
 /// Log an encounter, retry it, or update it.
 #[utoipa::path(put, path = "/api/v1/encounters/{id}", tag = "encounters", security(("bearer" = [])),
     description = "Role: outreach_worker of one of the shift's units; the encounter belongs to \
@@ -392,7 +389,7 @@ pub async fn put_encounter(
     path: web::Path<String>,
     body: Json<EncounterBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let id: EncounterId = parse_id(&path)?;
+    let id: EncounterId = path_id(&path)?;
     let writer = writer(&auth.principal)?;
     let context = Context {
         now: crate::records::now(),
@@ -440,7 +437,7 @@ pub async fn get_encounter(
     auth: Auth<OutreachWorkers>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id: EncounterId = parse_id(&path)?;
+    let id: EncounterId = path_id(&path)?;
     let unit = writer(&auth.principal)?.unit;
     let entry = auth
         .actor
@@ -479,7 +476,7 @@ pub async fn list_encounters(
     path: web::Path<String>,
     query: web::Query<EncounterQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let shift: ShiftId = parse_id(&path)?;
+    let shift: ShiftId = path_id(&path)?;
     let unit = writer(&auth.principal)?.unit;
     let mut errors = Collector::default();
     let cursor = errors.take(decode_cursor::<EncounterId>(query.cursor.as_deref()));
@@ -537,7 +534,7 @@ pub async fn void_encounter(
     path: web::Path<String>,
     body: Json<VoidBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let id: EncounterId = parse_id(&path)?;
+    let id: EncounterId = path_id(&path)?;
     let writer = writer(&auth.principal)?;
     let reason = FreeText::parse(
         "reason",

@@ -16,6 +16,7 @@ use crate::auth::{Auth, Coordinators};
 use crate::error::{ApiError, Problem};
 use crate::extract::Json;
 use crate::pagination::{Page, decode_cursor, encode_cursor, page, parse_limit};
+use crate::records::path_id;
 use crate::records::write_error;
 use crate::startup::AppState;
 
@@ -146,7 +147,7 @@ pub async fn resolve_notification(
     path: web::Path<String>,
     body: Json<ResolveBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let id: NotificationId = path.parse().map_err(|_| ApiError::NotFound)?;
+    let id: NotificationId = path_id(&path)?;
     let mut errors = Collector::default();
     let method = errors.take(ResolutionMethod::parse_field("method", &body.0.method));
     let note = errors.take(parse_reason("note", body.0.note.as_deref()));

@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 use crate::auth::{AnyRole, Auth, Coordinators};
 use crate::error::{ApiError, Problem};
 use crate::extract::Json;
+use crate::records::path_id;
 use crate::startup::AppState;
 
 #[derive(Serialize, ToSchema)]
@@ -142,7 +143,7 @@ pub async fn change_connection(
     path: web::Path<String>,
     body: Json<ConnectionChange>,
 ) -> Result<HttpResponse, ApiError> {
-    let code: MunicipalityCode = path.parse().map_err(|_| ApiError::NotFound)?;
+    let code: MunicipalityCode = path_id(&path)?;
     if code.is_stockholm() {
         return Err(ValidationErrors::from(faltlogg_domain::FieldError::new(
             "code",

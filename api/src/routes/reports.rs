@@ -195,40 +195,7 @@ pub async fn cooperation(
     for (kind, n) in &kinds {
         by_kind.insert(kind.code(), *n);
     }
-    let mut figures = CooperationFigures {
-        operations: kinds
-            .iter()
-            .filter(|(kind, _)| kind.is_police_operation())
-            .map(|(_, n)| n)
-            .sum(),
-        ..CooperationFigures::default()
-    };
-    for (role, age_group, support, n) in encounters {
-        let of_role = match role {
-            PersonRole::Selling => &mut figures.selling,
-            PersonRole::Buyer => &mut figures.buyer,
-            PersonRole::SugarDating => continue,
-        };
-        of_role.encounters += n;
-        if age_group == AgeGroup::Under18 {
-            of_role.under_18 += n;
-        }
-        if support {
-            of_role.support_offered += n;
-        }
-    }
-    for of_role in [&mut figures.selling, &mut figures.buyer] {
-        of_role.distinct_people = of_role.encounters;
-    }
-    for (role, with_pseudonym, distinct) in pseudonyms {
-        let of_role = match role {
-            PersonRole::Selling => &mut figures.selling,
-            PersonRole::Buyer => &mut figures.buyer,
-            PersonRole::SugarDating => continue,
-        };
-        of_role.distinct_people =
-            of_role.encounters - with_pseudonym.min(of_role.encounters) + distinct;
-    }
+    let figures = CooperationFigures::tally(&kinds, encounters, pseudonyms);
     let note = retention_note(&state, &period, "distinct people");
     let erased = note.is_some();
     let report = CooperationReport {

@@ -24,6 +24,7 @@ use crate::auth::{Auth, OutreachWorkers, PoliceLiaisons, ShiftReaders};
 use crate::error::{ApiError, Problem};
 use crate::extract::Json;
 use crate::pagination::{Page, decode_cursor, encode_cursor, page, parse_limit};
+use crate::records::path_id;
 use crate::records::{if_match, record_response, write_error, writer};
 use crate::startup::AppState;
 
@@ -158,10 +159,6 @@ fn respond(applied: Applied, shift: Shift) -> HttpResponse {
     record_response(applied, version, &ShiftView::from(shift))
 }
 
-fn parse_id(raw: &str) -> Result<ShiftId, ApiError> {
-    raw.parse().map_err(|_| ApiError::NotFound)
-}
-
 fn scope(principal: &Principal) -> Result<ShiftScope, ApiError> {
     ShiftScope::of(&principal.assignment).ok_or(ApiError::Forbidden)
 }
@@ -195,7 +192,7 @@ pub async fn put_shift(
     path: web::Path<String>,
     body: Json<ShiftBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path)?;
+    let id: ShiftId = path_id(&path)?;
     let writer = writer(&auth.principal)?;
     let (draft, reason) = body.0.parse()?;
     let precondition = if_match(&req);
@@ -238,7 +235,7 @@ pub async fn get_shift(
     auth: Auth<ShiftReaders>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path)?;
+    let id: ShiftId = path_id(&path)?;
     let scope = scope(&auth.principal)?;
     let shift = state
         .with_db(move |conn| Ok(shifts::get_in(conn, scope, id)?))
@@ -366,7 +363,7 @@ pub async fn close_shift(
     auth: Auth<OutreachWorkers>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path)?;
+    let id: ShiftId = path_id(&path)?;
     let writer = writer(&auth.principal)?;
     let entry = auth
         .actor
@@ -427,7 +424,7 @@ pub async fn shift_summary(
     auth: Auth<ShiftReaders>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path)?;
+    let id: ShiftId = path_id(&path)?;
     let scope = scope(&auth.principal)?;
     let (shift, rows) = state
         .with_db(move |conn| {
@@ -475,7 +472,7 @@ pub async fn review_shift(
     path: web::Path<String>,
     body: Json<ReviewBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path)?;
+    let id: ShiftId = path_id(&path)?;
     let scope = scope(&auth.principal)?;
     let comment = faltlogg_domain::encounter::parse_reason("comment", body.0.comment.as_deref())
         .map_err(ValidationErrors::from)?;
