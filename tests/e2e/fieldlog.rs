@@ -27,6 +27,7 @@ on_both_backends!(
     an_amendment_that_takes_safeguarding_away_needs_attention,
     a_closed_shift_is_amended_with_a_reason_that_is_kept,
     encounter_lists_paginate,
+    rules_between_fields_and_units_leaving_a_shift,
 );
 
 pub const STARTED: &str = "2026-11-28T20:00:00+01:00";
@@ -1195,4 +1196,64 @@ async fn encounter_lists_paginate(db: Db) {
     let mut expected = logged.clone();
     expected[3..].sort();
     assert_eq!(seen, expected);
+}
+
+async fn rules_between_fields_and_units_leaving_a_shift(db: Db) {
+    let app = TestApp::spawn(&db).await;
+    let mika = app
+        .token_for("mika1", Role::OutreachWorker, Some(Unit::Mika))
+        .await;
+    let kast = app
+        .token_for("kast1", Role::OutreachWorker, Some(Unit::Kast))
+        .await;
+    let shift = open_shift(&app, &mika, &shift_body("raid", &["mika", "kast"])).await;
+    // Guardians contacted, and a reason they were not: one or the other.
+    let mut both = safeguarded_minor(&shift);
+    both["guardian_not_contacted_reason"] = json!("Risk för barnet");
+    let path = format!("/api/v1/encounters/{}", Uuid::new_v4());
+    assert_eq!(
+        fields_of(app.put_json(&path, &mika, &both, None).await).await,
+        [(
+            "guardian_not_contacted_reason".to_owned(),
+            "guardian_contacted".to_owned()
+        )]
+    );
+    let mut many = adult(&shift, "selling");
+    many["referrals"] = json!(vec![json!({"target": "mika_halsa"}); 21]);
+    assert_eq!(
+        fields_of(app.put_json(&path, &mika, &many, None).await).await,
+        [("referrals".to_owned(), "too_many".to_owned())]
+    );
+    let mut units = shift_body("raid", &["mika"]);
+    units["units"] = json!(["mika", "kast", "mika", "kast", "mika", "kast"]);
+    assert_eq!(
+        fields_of(
+            app.put_json(
+                &format!("/api/v1/shifts/{}", Uuid::new_v4()),
+                &mika,
+                &units,
+                None
+            )
+            .await
+        )
+        .await,
+        [("units".to_owned(), "too_many".to_owned())]
+    );
+    assert_problem(app.get_as(&path, &mika).await, 404).await;
+
+    // KAST logged in the joint raid, so KAST stays one of its units.
+    log(&app, &kast, &adult(&shift, "buyer")).await;
+    let shift_path = format!("/api/v1/shifts/{shift}");
+    assert_eq!(
+        fields_of(
+            app.put_json(&shift_path, &mika, &shift_body("raid", &["mika"]), Some(1))
+                .await
+        )
+        .await,
+        [("units".to_owned(), "unit_has_encounters".to_owned())]
+    );
+    assert_eq!(
+        app.get_ok(&shift_path, &mika).await["units"],
+        json!(["mika", "kast"])
+    );
 }
