@@ -42,6 +42,8 @@ pub struct Config {
     pub audit_retention: chrono::Duration,
     /// How many CPU-heavy operations (password hashing, reports) run at once.
     pub expensive_work_limit: usize,
+    /// How long one request may take, reading its body included.
+    pub request_timeout: Duration,
 }
 
 /// A variable that is set but unusable; start-up stops with this message.
@@ -130,6 +132,11 @@ const VARIABLES: &[Variable] = &[
         name: "FALTLOGG_AUDIT_RETENTION_DAYS",
         default: "1825",
         meaning: "days audit entries are kept",
+    },
+    Variable {
+        name: "FALTLOGG_REQUEST_TIMEOUT",
+        default: "30",
+        meaning: "seconds a request may take, its body included, before it is answered 503 (1 to 600)",
     },
     Variable {
         name: "FALTLOGG_EXPENSIVE_WORK_LIMIT",
@@ -259,6 +266,7 @@ impl Config {
                 }
                 limit
             },
+            request_timeout: seconds("FALTLOGG_REQUEST_TIMEOUT", 30, 1..=600)?,
         })
     }
 

@@ -71,6 +71,9 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("unsupported media type")]
     UnsupportedMediaType,
+    /// The query string does not deserialize (a repeated, unknown or mistyped parameter).
+    #[error("malformed query string")]
+    MalformedQuery,
     #[error("malformed JSON")]
     MalformedJson { field: String, message: String },
     #[error("validation failed")]
@@ -80,6 +83,9 @@ pub enum ApiError {
     /// Every slot for CPU-heavy work is taken.
     #[error("busy")]
     Busy,
+    /// The request outlived `FALTLOGG_REQUEST_TIMEOUT` (a slow body, or slow work).
+    #[error("timed out")]
+    TimedOut,
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -145,6 +151,12 @@ impl ApiError {
                 }],
                 ..plain("")
             },
+            ApiError::MalformedQuery => Problem {
+                problem_type: "/problems/malformed-query".into(),
+                ..plain(
+                    "The query string cannot be read: a parameter is repeated, unknown or not of its type.",
+                )
+            },
             ApiError::Validation(errors) => Problem {
                 problem_type: "/problems/validation".into(),
                 title: "Validation failed".into(),
@@ -167,6 +179,9 @@ impl ApiError {
             ApiError::Busy => {
                 plain("The server is busy with work of this kind; try again in a moment.")
             }
+            ApiError::TimedOut => plain(
+                "The request took longer than the server allows and was abandoned; a write may or may not have been kept, so send it again (writes are idempotent).",
+            ),
             ApiError::Internal(_) => plain("Something went wrong on our side; it has been logged."),
         }
     }
@@ -176,9 +191,10 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::NotFound => ApiError::NotFound,
-            StoreError::Pool(_) | StoreError::Connect(_) | StoreError::Contention(_) => {
-                ApiError::Unavailable(error)
-            }
+            StoreError::Pool(_)
+            | StoreError::Connect(_)
+            | StoreError::Contention(_)
+            | StoreError::Unreachable(_) => ApiError::Unavailable(error),
             other => ApiError::internal(other),
         }
     }
@@ -203,9 +219,11 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::MalformedJson { .. } => StatusCode::BAD_REQUEST,
+            ApiError::MalformedJson { .. } | ApiError::MalformedQuery => StatusCode::BAD_REQUEST,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Unavailable(_) | ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Busy | ApiError::TimedOut => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -227,7 +245,7 @@ impl ResponseError for ApiError {
             response.insert_header((header::ALLOW, value));
         }
         match self {
-            ApiError::Unavailable(_) => {
+            ApiError::Unavailable(_) | ApiError::TimedOut => {
                 response.insert_header((header::RETRY_AFTER, "5"));
             }
             ApiError::Busy => {

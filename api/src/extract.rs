@@ -1,5 +1,10 @@
-//! The JSON body extractor: size-limited, `application/json` only, and when the body
-//! does not fit the type, the error names the field (`referrals[1].target`).
+//! The JSON body and query string extractors: size-limited, `application/json` only, and
+//! when the body does not fit the type, the error names the field (`referrals[1].target`).
+//!
+//! Handlers behind sign-in take them as `Result<Json<T>, ApiError>` and apply `?` after
+//! `Auth` has been extracted: actix polls all extractors together and answers the first
+//! error, so a bare `Json` would tell an anonymous caller 400 (and so the body's shape)
+//! before the 401 it is owed.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -43,6 +48,22 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
                 })?;
             parse(&bytes).map(Json)
         })
+    }
+}
+
+/// The query string, parsed into `T`; a repeated, unknown or mistyped parameter is 400.
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest for Query<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        std::future::ready(
+            actix_web::web::Query::<T>::from_query(req.query_string())
+                .map(|query| Query(query.into_inner()))
+                .map_err(|_| ApiError::MalformedQuery),
+        )
     }
 }
 

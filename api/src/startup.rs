@@ -113,6 +113,7 @@ impl Application {
             expensive,
             metrics,
         });
+        let request_timeout = state.config.request_timeout;
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -122,6 +123,19 @@ impl Application {
                     Err::<HttpResponse, _>(ApiError::NotFound)
                 }))
                 .wrap(ErrorHandlers::new().default_handler(problem_for_any_error))
+                .wrap_fn(move |req, srv| {
+                    // A slow client (or slow work) must not hold a connection and its
+                    // database slot without bound. Work already handed to a database
+                    // thread finishes or rolls back there; the answer says to retry.
+                    // (An error, not a response: the request cannot be cloned before
+                    // routing, and actix answers an error with its `error_response`.)
+                    let response = actix_web::dev::Service::call(srv, req);
+                    async move {
+                        tokio::time::timeout(request_timeout, response)
+                            .await
+                            .map_err(|_| ApiError::TimedOut)?
+                    }
+                })
                 .wrap(Compress::default())
                 .wrap(
                     DefaultHeaders::new()
@@ -139,15 +153,18 @@ impl Application {
                     let state = req.app_data::<web::Data<AppState>>().cloned();
                     let response = actix_web::dev::Service::call(srv, req);
                     async move {
-                        let mut response = response.await?;
+                        let result = response.await;
                         if let Some(state) = state {
-                            state.metrics.observe(
-                                &method,
-                                &route,
-                                response.status().as_u16(),
-                                started.elapsed().as_secs_f64(),
-                            );
+                            let status = match &result {
+                                Ok(response) => response.status(),
+                                Err(error) => error.as_response_error().status_code(),
+                            };
+                            let seconds = started.elapsed().as_secs_f64();
+                            state
+                                .metrics
+                                .observe(&method, &route, status.as_u16(), seconds);
                         }
+                        let mut response = result?;
                         if let Some(id) = request_id
                             && let Ok(value) = header::HeaderValue::from_str(&id.to_string())
                         {

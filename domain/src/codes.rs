@@ -79,4 +79,26 @@ mod tests {
         assert_eq!(error.message, "must be one of: red, dark_blue");
         assert_eq!(Colour::Red.to_string(), "red");
     }
+
+    proptest::proptest! {
+        /// Any string parses to the value with exactly that code, or to an error naming
+        /// the field and every allowed code; never a panic, never a near miss.
+        #[test]
+        fn any_string_is_a_code_or_a_named_refusal(code in ".{0,20}") {
+            match Colour::parse_field("c", &code) {
+                Ok(colour) => proptest::prop_assert_eq!(colour.code(), code.as_str()),
+                Err(error) => {
+                    proptest::prop_assert!(!Colour::codes().contains(&code.as_str()));
+                    proptest::prop_assert_eq!(error.field.as_str(), "c");
+                    proptest::prop_assert!(error.message.contains("red, dark_blue"));
+                }
+            }
+        }
+
+        #[test]
+        fn codes_differ_only_by_case_are_refused(index in 0usize..2) {
+            let code = Colour::all()[index].code().to_uppercase();
+            proptest::prop_assert!(Colour::parse_field("c", &code).is_err());
+        }
+    }
 }

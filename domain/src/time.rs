@@ -117,4 +117,37 @@ mod tests {
             );
         }
     }
+
+    proptest::proptest! {
+        /// No input panics; whatever parses keeps the instant and the offset it was sent
+        /// with, to the microsecond.
+        #[test]
+        fn device_times_parse_or_refuse_and_round_trip(
+            secs in -2_000_000_000i64..4_000_000_000i64,
+            micros in 0u32..1_000_000,
+            offset_minutes in -840i32..=840,
+            junk in ".{0,40}",
+        ) {
+            let _ = DeviceTime::parse("at", &junk);
+            let offset = FixedOffset::east_opt(offset_minutes * 60).unwrap();
+            let sent = DateTime::from_timestamp(secs, micros * 1000).unwrap().with_timezone(&offset);
+            let text = sent.to_rfc3339();
+            let parsed = DeviceTime::parse("at", &text).unwrap();
+            proptest::prop_assert_eq!(parsed.as_sent(), sent);
+            proptest::prop_assert_eq!(parsed.utc(), sent.with_timezone(&Utc));
+            proptest::prop_assert_eq!(parsed.to_string(), text);
+        }
+
+        /// A Stockholm day starts at a local midnight, the instant before it belongs to
+        /// the day before, and dates print and parse back the same.
+        #[test]
+        fn stockholm_days_begin_at_their_midnight(days in 0i64..40_000, junk in ".{0,12}") {
+            let _ = parse_date("d", &junk);
+            let day = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap() + chrono::Duration::days(days);
+            let start = stockholm_day_start(day);
+            proptest::prop_assert_eq!(stockholm_date(start), day);
+            proptest::prop_assert_eq!(stockholm_date(start - chrono::Duration::microseconds(1)), day.pred_opt().unwrap());
+            proptest::prop_assert_eq!(parse_date("d", &day.format("%Y-%m-%d").to_string()).unwrap(), day);
+        }
+    }
 }

@@ -88,7 +88,8 @@ impl r2d2::ManageConnection for Manager {
             Backend::Postgres(url) => PgConnection::establish(url).map(DbConnection::Postgres),
             Backend::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
-                conn.batch_execute(dialect::SQLITE_PRAGMAS)
+                conn.batch_execute(dialect::SQLITE_BUSY_TIMEOUT)
+                    .and_then(|()| conn.batch_execute(dialect::SQLITE_PRAGMAS))
                     .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
                 Ok(DbConnection::Sqlite(conn))
             }
@@ -147,13 +148,14 @@ impl Database {
         dialect::run_pending_migrations(&mut *self.get()?)
     }
 
-    /// Whether the database answers now: a read of a migrated table, so that an
-    /// unreadable file or a dropped database shows, not just an open socket.
+    /// Whether the database takes work now: a read of a migrated table, so that an
+    /// unreadable file or a dropped database shows, not just an open socket; on SQLite
+    /// also the write lock, which another process may be holding.
     pub fn ping(&self) -> Result<(), StoreError> {
         // A probe answers within its caller's patience, not the pool's ten seconds.
         let mut conn = self.pool.get_timeout(Duration::from_secs(2))?;
         conn.batch_execute("SELECT code FROM units LIMIT 1")?;
-        Ok(())
+        dialect::probe_write_lock(&mut conn)
     }
 }
 

@@ -9,16 +9,31 @@ use crate::{DbConnection, StoreError};
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
-/// Set on every SQLite connection. `busy_timeout` comes first so that even switching to
+/// How long a SQLite connection waits for another's lock before giving up (SQLITE_BUSY).
+pub(crate) const SQLITE_BUSY_TIMEOUT: &str = "PRAGMA busy_timeout = 10000;";
+
+/// Set on every SQLite connection, after `SQLITE_BUSY_TIMEOUT` so that even switching to
 /// WAL waits for a lock instead of failing; WAL lets readers work beside the writer;
 /// `synchronous=FULL` makes an acknowledged write survive a power cut; foreign keys are
 /// off by default in SQLite; `secure_delete` overwrites what retention erases instead of
 /// leaving it in free pages.
-pub(crate) const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000;
-PRAGMA journal_mode = WAL;
+pub(crate) const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL;
 PRAGMA synchronous = FULL;
 PRAGMA foreign_keys = ON;
 PRAGMA secure_delete = ON;";
+
+/// On SQLite, takes and releases the write lock, waiting a second at most rather than
+/// the connection's usual busy timeout. PostgreSQL has no file lock to probe.
+pub(crate) fn probe_write_lock(conn: &mut DbConnection) -> Result<(), StoreError> {
+    let DbConnection::Sqlite(sqlite) = conn else {
+        return Ok(());
+    };
+    sqlite.batch_execute("PRAGMA busy_timeout = 1000")?;
+    let probe = sqlite.batch_execute("BEGIN IMMEDIATE; ROLLBACK;");
+    // The connection goes back to the pool: its usual patience first, whatever the probe.
+    sqlite.batch_execute(SQLITE_BUSY_TIMEOUT)?;
+    Ok(probe?)
+}
 
 /// Any number that is ours alone: instances starting together queue on it, so the
 /// migrations run once.

@@ -31,7 +31,23 @@ pub enum StoreError {
     /// or a serialization failure); running it again may well succeed.
     #[error("conflict with a concurrent transaction")]
     Contention(#[source] diesel::result::Error),
+    /// The connection died under the query (the server stopped, or an administrator
+    /// ended it), or another process holds the SQLite file locked past the busy timeout.
+    /// The pool replaces a dead connection at its next checkout.
+    #[error("the database went away or is locked")]
+    Unreachable(#[source] diesel::result::Error),
 }
+
+/// What PostgreSQL and SQLite say when the database itself is out of reach; diesel
+/// reports these as unknown errors, so the message is all there is to go on.
+const UNREACHABLE_MESSAGES: [&str; 6] = [
+    "terminating connection",
+    "server closed the connection",
+    "no connection to the server",
+    "connection to server",
+    "database is locked",
+    "database is busy",
+];
 
 impl From<diesel::result::Error> for StoreError {
     fn from(error: diesel::result::Error) -> Self {
@@ -44,6 +60,16 @@ impl From<diesel::result::Error> for StoreError {
             }
             Error::DatabaseError(_, ref info) if info.message().contains("deadlock detected") => {
                 StoreError::Contention(error)
+            }
+            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
+                StoreError::Unreachable(error)
+            }
+            Error::DatabaseError(_, ref info)
+                if UNREACHABLE_MESSAGES
+                    .iter()
+                    .any(|m| info.message().contains(m)) =>
+            {
+                StoreError::Unreachable(error)
             }
             other => StoreError::Query(other),
         }

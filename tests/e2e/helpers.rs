@@ -131,6 +131,91 @@ impl TestDb {
     }
 }
 
+/// The database out of reach while it lasts: on SQLite another connection holds the
+/// file's write lock (SQLite's locks behave between connections of one process as
+/// between processes); on PostgreSQL the database refuses connections and every
+/// connection to it is terminated, as when its server goes away.
+pub struct Outage {
+    hold: Option<OutageHold>,
+}
+
+enum OutageHold {
+    Lock(diesel::SqliteConnection),
+    Refusal { admin: PgConnection, name: String },
+}
+
+impl TestDb {
+    pub fn take_away(&self) -> Outage {
+        let hold = match (&self.backend, &self.cleanup) {
+            (Backend::Sqlite(path), _) => {
+                let mut conn =
+                    diesel::SqliteConnection::establish(&path.to_string_lossy()).unwrap();
+                conn.batch_execute("PRAGMA busy_timeout = 10000; BEGIN EXCLUSIVE;")
+                    .unwrap();
+                OutageHold::Lock(conn)
+            }
+            (_, Cleanup::Database { admin_url, name }) => {
+                let mut admin = PgConnection::establish(admin_url).unwrap();
+                admin
+                    .batch_execute(&format!(
+                        "ALTER DATABASE {name} WITH ALLOW_CONNECTIONS false"
+                    ))
+                    .unwrap();
+                terminate_connections(&mut admin, name);
+                OutageHold::Refusal {
+                    admin,
+                    name: name.clone(),
+                }
+            }
+            (Backend::Postgres(_), Cleanup::File(_)) => unreachable!("a PostgreSQL file"),
+        };
+        Outage { hold: Some(hold) }
+    }
+
+    /// Ends every connection to a PostgreSQL test database, as an administrator or a
+    /// restart of the server would; the database itself stays.
+    pub fn terminate_connections(&self) {
+        if let Cleanup::Database { admin_url, name } = &self.cleanup {
+            terminate_connections(&mut PgConnection::establish(admin_url).unwrap(), name);
+        }
+    }
+}
+
+fn terminate_connections(admin: &mut PgConnection, name: &str) {
+    admin
+        .batch_execute(&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+        ))
+        .unwrap();
+}
+
+impl Outage {
+    pub fn end(mut self) {
+        self.restore();
+    }
+
+    fn restore(&mut self) {
+        match self.hold.take() {
+            Some(OutageHold::Lock(mut conn)) => {
+                let _ = conn.batch_execute("ROLLBACK");
+            }
+            Some(OutageHold::Refusal { mut admin, name }) => {
+                let _ = admin.batch_execute(&format!(
+                    "ALTER DATABASE {name} WITH ALLOW_CONNECTIONS true"
+                ));
+            }
+            None => {}
+        }
+    }
+}
+
+impl Drop for Outage {
+    fn drop(&mut self) {
+        self.restore();
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.data_dir);

@@ -1,5 +1,7 @@
 //! The HTTP skeleton: probes, request ids, and problem+json for every error.
 
+use faltlogg_domain::account::Role;
+
 use crate::helpers::{Db, TestApp, assert_problem};
 use crate::on_both_backends;
 
@@ -9,6 +11,7 @@ on_both_backends!(
     unknown_routes_are_problem_404_with_or_without_a_token,
     wrong_method_is_problem_405_with_allow,
     openapi_document_is_served_as_committed,
+    an_unreadable_query_string_is_problem_400_after_sign_in_is_checked,
 );
 
 async fn healthz_answers_with_a_request_id(db: Db) {
@@ -83,4 +86,23 @@ async fn openapi_document_is_served_as_committed(db: Db) {
     let committed =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.yaml")).unwrap();
     assert_eq!(served, committed);
+}
+
+/// A repeated or mistyped parameter is 400 problem+json, but only for a caller who may
+/// call the route: the anonymous and the wrong role hear 401 and 403 first.
+async fn an_unreadable_query_string_is_problem_400_after_sign_in_is_checked(db: Db) {
+    let app = TestApp::spawn(&db).await;
+    let coordinator = app.token_for("samordnare", Role::Coordinator, None).await;
+    let auditor = app.token_for("granskare", Role::Auditor, None).await;
+    let path = "/api/v1/reports/cooperation?from=2026-01-01&from=2026-02-01&to=2026-03-01";
+    let problem = assert_problem(app.get_as(path, &coordinator).await, 400).await;
+    assert_eq!(problem["type"], "/problems/malformed-query");
+    assert_problem(
+        app.get_as("/api/v1/shifts?limit=10&limit=20", &coordinator)
+            .await,
+        400,
+    )
+    .await;
+    assert_problem(app.get(path).await, 401).await;
+    assert_problem(app.get_as(path, &auditor).await, 403).await;
 }

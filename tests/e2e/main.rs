@@ -8,6 +8,7 @@ mod audit;
 mod auth;
 mod cli;
 mod contract;
+mod faults;
 mod fieldlog;
 mod http;
 mod notifications;

@@ -15,6 +15,7 @@ on_both_backends!(
     expensive_work_beyond_the_limit_answers_503,
     metrics_count_requests_by_route_and_nothing_personal,
     two_instances_on_one_database_behave_as_one,
+    a_request_that_outlives_the_timeout_is_answered_503,
 );
 
 async fn a_backup_is_a_consistent_copy_of_the_live_database(db: Db) {
@@ -229,4 +230,43 @@ async fn two_instances_on_one_database_behave_as_one(db: Db) {
             .unwrap();
         assert_problem(again, 401).await;
     }
+}
+
+/// A client that sends its headers and then trickles (or stops sending) its body is
+/// answered 503 when `FALTLOGG_REQUEST_TIMEOUT` runs out, and the server goes on serving.
+async fn a_request_that_outlives_the_timeout_is_answered_503(db: Db) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn_with(&db, &[("FALTLOGG_REQUEST_TIMEOUT", "1")]).await;
+    let authority = app.address.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&authority).await.unwrap();
+    stream
+        .write_all(
+            format!(
+                "POST /api/v1/auth/login HTTP/1.1\r\nHost: {authority}\r\n\
+                 Content-Type: application/json\r\nContent-Length: 200\r\n\r\n{{\"username\":"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        stream.read_to_end(&mut answer),
+    )
+    .await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        read.is_ok(),
+        "no answer before the client gave up: {answer}"
+    );
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("retry-after: 5"),
+        "{answer}"
+    );
+    assert!(answer.contains("application/problem+json"), "{answer}");
+
+    let health = app.get("/healthz").await;
+    assert_eq!(health.status(), 200);
 }

@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Admins, AnyRole, Auth, password};
 use crate::error::{ApiError, Problem};
-use crate::extract::Json;
+use crate::extract::{Json, Query};
 use crate::records::path_id;
 use crate::startup::AppState;
 use crate::telemetry::spawn_blocking;
@@ -86,7 +86,7 @@ impl From<Session> for SessionView {
 }
 
 /// Who the token belongs to.
-#[utoipa::path(get, path = "/api/v1/me", tag = "accounts", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/me", tag = "accounts", security(("bearer" = ["outreach_worker", "police_liaison", "coordinator", "admin", "auditor"])),
     responses(
         (status = 200, description = "The caller", body = Me),
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
@@ -108,7 +108,7 @@ pub async fn me(auth: Auth<AnyRole>) -> HttpResponse {
 }
 
 /// The caller's device sessions, newest first.
-#[utoipa::path(get, path = "/api/v1/me/sessions", tag = "accounts", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/me/sessions", tag = "accounts", security(("bearer" = ["outreach_worker", "police_liaison", "coordinator", "admin", "auditor"])),
     responses(
         (status = 200, description = "The caller's sessions", body = [SessionView]),
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
@@ -130,7 +130,7 @@ pub async fn my_sessions(
 }
 
 /// End one of the caller's own sessions (a lost phone).
-#[utoipa::path(delete, path = "/api/v1/me/sessions/{id}", tag = "accounts", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/v1/me/sessions/{id}", tag = "accounts", security(("bearer" = ["outreach_worker", "police_liaison", "coordinator", "admin", "auditor"])),
     params(("id" = uuid::Uuid, Path, description = "Session id")),
     responses(
         (status = 204, description = "Revoked"),
@@ -218,7 +218,7 @@ async fn hash_password(state: &AppState, raw: String) -> Result<String, ApiError
 }
 
 /// Create an account.
-#[utoipa::path(post, path = "/api/v1/admin/users", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/admin/users", tag = "admin", security(("bearer" = ["admin"])),
     request_body = NewUserRequest,
     responses(
         (status = 201, description = "Created", body = UserView),
@@ -231,8 +231,9 @@ async fn hash_password(state: &AppState, raw: String) -> Result<String, ApiError
 pub async fn create_user(
     state: web::Data<AppState>,
     _auth: Auth<Admins>,
-    Json(body): Json<NewUserRequest>,
+    body: Result<Json<NewUserRequest>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
+    let Json(body) = body?;
     let username = Username::parse(&body.username);
     let assignment = parse_assignment(&body.role, body.unit.as_deref());
     let password = NewPassword::parse(body.password.clone());
@@ -263,7 +264,7 @@ pub async fn create_user(
 }
 
 /// Every account.
-#[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin", security(("bearer" = ["admin"])),
     responses(
         (status = 200, description = "Accounts", body = [UserView]),
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
@@ -281,7 +282,7 @@ pub async fn list_users(
 
 /// Change an account's role and unit, disable or enable it, or set a new password.
 /// Disabling refuses the account's tokens from the next request on.
-#[utoipa::path(patch, path = "/api/v1/admin/users/{id}", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(patch, path = "/api/v1/admin/users/{id}", tag = "admin", security(("bearer" = ["admin"])),
     params(("id" = uuid::Uuid, Path, description = "User id")),
     request_body = UserPatch,
     responses(
@@ -296,8 +297,9 @@ pub async fn update_user(
     state: web::Data<AppState>,
     _auth: Auth<Admins>,
     path: web::Path<String>,
-    Json(body): Json<UserPatch>,
+    body: Result<Json<UserPatch>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
+    let Json(body) = body?;
     let id = path_id::<UserId>(&path)?;
     let password_hash = match body.password {
         Some(raw) => Some(hash_password(&state, raw).await?),
@@ -329,6 +331,7 @@ pub async fn update_user(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SessionQuery {
     /// Only this user's sessions.
@@ -336,7 +339,7 @@ pub struct SessionQuery {
 }
 
 /// Device sessions of every user, or of one.
-#[utoipa::path(get, path = "/api/v1/admin/sessions", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/admin/sessions", tag = "admin", security(("bearer" = ["admin"])),
     params(SessionQuery),
     responses(
         (status = 200, description = "Sessions, newest first (at most 500)", body = [SessionView]),
@@ -347,8 +350,9 @@ pub struct SessionQuery {
 pub async fn list_sessions(
     state: web::Data<AppState>,
     _auth: Auth<Admins>,
-    query: web::Query<SessionQuery>,
+    query: Result<Query<SessionQuery>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
+    let Query(query) = query?;
     let user = query
         .user_id
         .as_deref()
@@ -370,7 +374,7 @@ pub async fn list_sessions(
 }
 
 /// Revoke any session (a lost phone): its tokens stop working from the next request on.
-#[utoipa::path(delete, path = "/api/v1/admin/sessions/{id}", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/v1/admin/sessions/{id}", tag = "admin", security(("bearer" = ["admin"])),
     params(("id" = uuid::Uuid, Path, description = "Session id")),
     responses(
         (status = 204, description = "Revoked"),

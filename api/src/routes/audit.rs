@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 
 use crate::auth::{Auditors, Auth};
 use crate::error::{ApiError, Problem};
+use crate::extract::Query;
 use crate::pagination::{Page, page, parse_limit};
 use crate::startup::AppState;
 use crate::table::{Format, Table, format_of};
@@ -69,7 +70,7 @@ pub struct AuditQuery {
     pub to: Option<String>,
     pub cursor: Option<String>,
     /// 1 to 500; 100 when absent.
-    #[param(minimum = 1, maximum = 500)]
+    #[param(value_type = u32, required = false, minimum = 1, maximum = 500)]
     pub limit: Option<String>,
 }
 
@@ -138,7 +139,7 @@ fn parse(query: &AuditQuery) -> Result<(AuditFilter, Option<i64>, i64), ApiError
 }
 
 /// The audit log, newest first.
-#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", operation_id = "list_audit", security(("bearer" = ["auditor"])),
     description = "Role: auditor. Every filter optional. JSON by default, CSV for `Accept: text/csv`. \
 Reading the log is itself recorded.",
     params(AuditQuery),
@@ -152,8 +153,9 @@ pub async fn list(
     state: web::Data<AppState>,
     auth: Auth<Auditors>,
     req: HttpRequest,
-    query: web::Query<AuditQuery>,
+    query: Result<Query<AuditQuery>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
+    let Query(query) = query?;
     let (filter, cursor, limit) = parse(&query)?;
     let entry = auth.actor.entry(Action::List, "audit", None);
     let found = state

@@ -364,7 +364,7 @@ pub async fn refresh(
     post,
     path = "/api/v1/auth/logout",
     tag = "auth",
-    security(("bearer" = [])),
+    security(("bearer" = ["outreach_worker", "police_liaison", "coordinator", "admin", "auditor"])),
     responses(
         (status = 204, description = "Signed out"),
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),

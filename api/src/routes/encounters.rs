@@ -25,7 +25,7 @@ use utoipa::ToSchema;
 
 use crate::auth::{Auth, OutreachWorkers};
 use crate::error::{ApiError, Problem};
-use crate::extract::Json;
+use crate::extract::{Json, Query};
 use crate::pagination::{Page, decode_cursor, encode_cursor, page, parse_limit};
 use crate::records::path_id;
 use crate::records::{if_match, record_response, write_error, writer};
@@ -359,7 +359,7 @@ fn respond(applied: Applied, encounter: Encounter) -> HttpResponse {
 }
 
 /// Log an encounter, retry it, or update it.
-#[utoipa::path(put, path = "/api/v1/encounters/{id}", tag = "encounters", security(("bearer" = [])),
+#[utoipa::path(put, path = "/api/v1/encounters/{id}", tag = "encounters", security(("bearer" = ["outreach_worker"])),
     description = "Role: outreach_worker of one of the shift's units; the encounter belongs to \
 the writer's unit. A new id creates (201); the same content again is a retry (200, nothing \
 changes); any other change needs `If-Match`; in a closed shift a change needs \
@@ -387,15 +387,16 @@ pub async fn put_encounter(
     auth: Auth<OutreachWorkers>,
     req: HttpRequest,
     path: web::Path<String>,
-    body: Json<EncounterBody>,
+    body: Result<Json<EncounterBody>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
+    let Json(body) = body?;
     let id: EncounterId = path_id(&path)?;
     let writer = writer(&auth.principal)?;
     let context = Context {
         now: crate::records::now(),
         notes_enabled: state.config.notes_enabled,
     };
-    let (draft, reason) = body.0.parse(&context)?;
+    let (draft, reason) = body.parse(&context)?;
     let precondition = if_match(&req);
     // An attempt counts as an update until it turns out to create.
     let entry = auth
@@ -423,7 +424,7 @@ pub async fn put_encounter(
 }
 
 /// One encounter of the caller's unit.
-#[utoipa::path(get, path = "/api/v1/encounters/{id}", tag = "encounters", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/encounters/{id}", tag = "encounters", security(("bearer" = ["outreach_worker"])),
     description = "Role: outreach_worker of the unit that logged it. No other role ever reads an encounter.",
     params(("id" = uuid::Uuid, Path, description = "Encounter id")),
     responses(
@@ -455,12 +456,12 @@ pub async fn get_encounter(
 pub struct EncounterQuery {
     pub cursor: Option<String>,
     /// 1 to 500; 100 when absent.
-    #[param(minimum = 1, maximum = 500)]
+    #[param(value_type = u32, required = false, minimum = 1, maximum = 500)]
     pub limit: Option<String>,
 }
 
 /// The caller's unit's encounters in a shift, voided ones marked.
-#[utoipa::path(get, path = "/api/v1/shifts/{id}/encounters", tag = "encounters", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/shifts/{id}/encounters", tag = "encounters", security(("bearer" = ["outreach_worker"])),
     description = "Role: outreach_worker of one of the shift's units; only their own unit's encounters.",
     params(("id" = uuid::Uuid, Path, description = "Shift id"), EncounterQuery),
     responses(
@@ -474,8 +475,9 @@ pub async fn list_encounters(
     state: web::Data<AppState>,
     auth: Auth<OutreachWorkers>,
     path: web::Path<String>,
-    query: web::Query<EncounterQuery>,
+    query: Result<Query<EncounterQuery>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
+    let Query(query) = query?;
     let shift: ShiftId = path_id(&path)?;
     let unit = writer(&auth.principal)?.unit;
     let mut errors = Collector::default();
@@ -514,7 +516,7 @@ pub struct VoidBody {
 }
 
 /// Void an encounter: kept, marked, out of every count.
-#[utoipa::path(post, path = "/api/v1/encounters/{id}/void", tag = "encounters", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/encounters/{id}/void", tag = "encounters", security(("bearer" = ["outreach_worker"])),
     description = "Role: outreach_worker of the unit that logged it. Voiding withdraws an open \
 municipality notification. Voiding a voided encounter again answers 200.",
     params(("id" = uuid::Uuid, Path, description = "Encounter id")),
@@ -532,13 +534,14 @@ pub async fn void_encounter(
     state: web::Data<AppState>,
     auth: Auth<OutreachWorkers>,
     path: web::Path<String>,
-    body: Json<VoidBody>,
+    body: Result<Json<VoidBody>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
+    let Json(body) = body?;
     let id: EncounterId = path_id(&path)?;
     let writer = writer(&auth.principal)?;
     let reason = FreeText::parse(
         "reason",
-        &body.0.reason,
+        &body.reason,
         faltlogg_domain::text::limits::REASON,
     )
     .map_err(ValidationErrors::from)?;

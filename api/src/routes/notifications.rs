@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 use crate::auth::{Auth, Coordinators};
 use crate::error::{ApiError, Problem};
-use crate::extract::Json;
+use crate::extract::{Json, Query};
 use crate::pagination::{Page, decode_cursor, encode_cursor, page, parse_limit};
 use crate::records::path_id;
 use crate::records::write_error;
@@ -73,12 +73,12 @@ pub struct NotificationQuery {
     pub status: Option<String>,
     pub cursor: Option<String>,
     /// 1 to 500; 100 when absent.
-    #[param(minimum = 1, maximum = 500)]
+    #[param(value_type = u32, required = false, minimum = 1, maximum = 500)]
     pub limit: Option<String>,
 }
 
 /// Notifications, oldest first.
-#[utoipa::path(get, path = "/api/v1/municipality-notifications", tag = "notifications", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/municipality-notifications", tag = "notifications", security(("bearer" = ["coordinator"])),
     description = "Role: coordinator.",
     params(NotificationQuery),
     responses(
@@ -90,8 +90,9 @@ pub struct NotificationQuery {
 pub async fn list_notifications(
     state: web::Data<AppState>,
     _auth: Auth<Coordinators>,
-    query: web::Query<NotificationQuery>,
+    query: Result<Query<NotificationQuery>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
+    let Query(query) = query?;
     let mut errors = Collector::default();
     let status = errors.take(
         query
@@ -126,7 +127,7 @@ pub struct ResolveBody {
 }
 
 /// Record that the municipality was told.
-#[utoipa::path(post, path = "/api/v1/municipality-notifications/{id}/resolve", tag = "notifications", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/municipality-notifications/{id}/resolve", tag = "notifications", security(("bearer" = ["coordinator"])),
     description = "Role: coordinator. Once: the same resolution again answers 200; a withdrawn or \
 otherwise resolved notification answers 409.",
     params(("id" = uuid::Uuid, Path, description = "Notification id")),
@@ -145,12 +146,13 @@ pub async fn resolve_notification(
     state: web::Data<AppState>,
     auth: Auth<Coordinators>,
     path: web::Path<String>,
-    body: Json<ResolveBody>,
+    body: Result<Json<ResolveBody>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
+    let Json(body) = body?;
     let id: NotificationId = path_id(&path)?;
     let mut errors = Collector::default();
-    let method = errors.take(ResolutionMethod::parse_field("method", &body.0.method));
-    let note = errors.take(parse_reason("note", body.0.note.as_deref()));
+    let method = errors.take(ResolutionMethod::parse_field("method", &body.method));
+    let note = errors.take(parse_reason("note", body.note.as_deref()));
     let (method, note) = errors.finish(method.zip(note))?;
     let by = auth.principal.user_id;
     let (_, notification) = state

@@ -27,7 +27,7 @@ pub struct UnitView {
 }
 
 /// The units whose staff log shifts and encounters.
-#[utoipa::path(get, path = "/api/v1/units", tag = "reference", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/units", tag = "reference", security(("bearer" = ["outreach_worker", "police_liaison", "coordinator", "admin", "auditor"])),
     description = "Every role.",
     responses(
         (status = 200, description = "The units", body = [UnitView]),
@@ -92,7 +92,7 @@ impl From<Municipality> for MunicipalityView {
 }
 
 /// Every municipality of Stockholm County and Gotland, with its connection history.
-#[utoipa::path(get, path = "/api/v1/municipalities", tag = "reference", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/municipalities", tag = "reference", security(("bearer" = ["outreach_worker", "police_liaison", "coordinator", "admin", "auditor"])),
     description = "Every role.",
     responses(
         (status = 200, description = "The municipalities", body = [MunicipalityView]),
@@ -123,7 +123,7 @@ pub struct ConnectionChange {
 }
 
 /// Record a dated change of a municipality's connection to the county offer.
-#[utoipa::path(put, path = "/api/v1/municipalities/{code}/connection", tag = "reference", security(("bearer" = [])),
+#[utoipa::path(put, path = "/api/v1/municipalities/{code}/connection", tag = "reference", security(("bearer" = ["coordinator"])),
     description = "Role: coordinator. The change applies from its date: encounters on earlier \
 days keep the earlier status. Stockholm hosts the offer and is not changed.",
     params(("code" = String, Path, description = "SCB code, e.g. 0127")),
@@ -141,8 +141,9 @@ pub async fn change_connection(
     state: web::Data<AppState>,
     auth: Auth<Coordinators>,
     path: web::Path<String>,
-    body: Json<ConnectionChange>,
+    body: Result<Json<ConnectionChange>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
+    let Json(body) = body?;
     let code: MunicipalityCode = path_id(&path)?;
     if code.is_stockholm() {
         return Err(ValidationErrors::from(faltlogg_domain::FieldError::new(
@@ -152,8 +153,8 @@ pub async fn change_connection(
         ))
         .into());
     }
-    let from = parse_date("from", &body.0.from).map_err(ValidationErrors::from)?;
-    let connected = body.0.connected;
+    let from = parse_date("from", &body.from).map_err(ValidationErrors::from)?;
+    let connected = body.connected;
     let by = auth.principal.user_id;
     let municipality = state
         .with_db(move |conn| {

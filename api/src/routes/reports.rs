@@ -27,6 +27,7 @@ use utoipa::ToSchema;
 
 use crate::auth::{Auth, Policy, ShiftReaders};
 use crate::error::{ApiError, Problem};
+use crate::extract::Query;
 use crate::startup::AppState;
 use crate::table::{Format, Table, XLSX, format_of};
 
@@ -147,7 +148,7 @@ pub struct CooperationReport {
 }
 
 /// The follow-up of the cooperation agreement with the police.
-#[utoipa::path(get, path = "/api/v1/reports/cooperation", tag = "reports", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/reports/cooperation", tag = "reports", security(("bearer" = ["outreach_worker", "police_liaison", "coordinator"])),
     description = "Roles: outreach_worker (their unit's figures), police_liaison, coordinator. \
 Counts the shifts with police that started in the period and the non-voided encounters of \
 those shifts met in it. JSON by default; `Accept: text/csv` gives CSV (measure,value), \
@@ -170,8 +171,9 @@ pub async fn cooperation(
     state: web::Data<AppState>,
     auth: Auth<ShiftReaders>,
     req: HttpRequest,
-    query: web::Query<PeriodQuery>,
+    query: Result<Query<PeriodQuery>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
+    let Query(query) = query?;
     let period = period_of(&query)?;
     let units = units_of(&auth.principal);
     let bounds = period.utc_bounds();
@@ -257,7 +259,7 @@ pub struct SugarDatingReport {
 }
 
 /// Ungdomsjouren's sugar-dating contacts.
-#[utoipa::path(get, path = "/api/v1/reports/sugar-dating", tag = "reports", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/reports/sugar-dating", tag = "reports", security(("bearer" = ["outreach_worker", "coordinator"])),
     description = "Roles: outreach_worker (their unit's figures), coordinator. Non-voided \
 `sugar_dating` encounters met in the period. JSON, CSV or Excel by `Accept`.",
     params(PeriodQuery),
@@ -278,8 +280,9 @@ pub async fn sugar_dating(
     state: web::Data<AppState>,
     auth: Auth<UnitReportReaders>,
     req: HttpRequest,
-    query: web::Query<PeriodQuery>,
+    query: Result<Query<PeriodQuery>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
+    let Query(query) = query?;
     let period = period_of(&query)?;
     let units = units_of(&auth.principal);
     let bounds = period.utc_bounds();
@@ -389,7 +392,7 @@ pub struct MunicipalitiesReport {
 }
 
 /// Encounters and notifications by home municipality.
-#[utoipa::path(get, path = "/api/v1/reports/municipalities", tag = "reports", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/reports/municipalities", tag = "reports", security(("bearer" = ["outreach_worker", "coordinator"])),
     description = "Roles: outreach_worker (their unit's encounters, no notifications), coordinator. \
 Every municipality of Stockholm County and Gotland. JSON, CSV (one row per municipality) or \
 Excel by `Accept`.",
@@ -410,8 +413,9 @@ pub async fn municipalities(
     state: web::Data<AppState>,
     auth: Auth<UnitReportReaders>,
     req: HttpRequest,
-    query: web::Query<PeriodQuery>,
+    query: Result<Query<PeriodQuery>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
+    let Query(query) = query?;
     let period = period_of(&query)?;
     let units = units_of(&auth.principal);
     let with_notifications = units == Units::All;

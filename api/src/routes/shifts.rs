@@ -22,7 +22,7 @@ use utoipa::ToSchema;
 
 use crate::auth::{Auth, OutreachWorkers, PoliceLiaisons, ShiftReaders};
 use crate::error::{ApiError, Problem};
-use crate::extract::Json;
+use crate::extract::{Json, Query};
 use crate::pagination::{Page, decode_cursor, encode_cursor, page, parse_limit};
 use crate::records::path_id;
 use crate::records::{if_match, record_response, write_error, writer};
@@ -164,7 +164,7 @@ fn scope(principal: &Principal) -> Result<ShiftScope, ApiError> {
 }
 
 /// Create a shift, retry one, or update it.
-#[utoipa::path(put, path = "/api/v1/shifts/{id}", tag = "shifts", security(("bearer" = [])),
+#[utoipa::path(put, path = "/api/v1/shifts/{id}", tag = "shifts", security(("bearer" = ["outreach_worker"])),
     description = "Role: outreach_worker of one of the shift's units. A new id creates (201); \
 the same content again is a retry (200, nothing changes); any other change needs `If-Match` \
 with the current version; a closed shift's change needs `amendment_reason`.",
@@ -190,11 +190,12 @@ pub async fn put_shift(
     auth: Auth<OutreachWorkers>,
     req: HttpRequest,
     path: web::Path<String>,
-    body: Json<ShiftBody>,
+    body: Result<Json<ShiftBody>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
+    let Json(body) = body?;
     let id: ShiftId = path_id(&path)?;
     let writer = writer(&auth.principal)?;
-    let (draft, reason) = body.0.parse()?;
+    let (draft, reason) = body.parse()?;
     let precondition = if_match(&req);
     let entry = auth
         .actor
@@ -221,7 +222,7 @@ pub async fn put_shift(
 }
 
 /// One shift.
-#[utoipa::path(get, path = "/api/v1/shifts/{id}", tag = "shifts", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/shifts/{id}", tag = "shifts", security(("bearer" = ["outreach_worker", "police_liaison", "coordinator"])),
     description = "Roles: outreach_worker (their unit's shifts), police_liaison (shifts with police), coordinator (all).",
     params(("id" = uuid::Uuid, Path, description = "Shift id")),
     responses(
@@ -259,7 +260,7 @@ pub struct ShiftQuery {
     pub needs_attention: Option<String>,
     pub cursor: Option<String>,
     /// 1 to 500; 100 when absent.
-    #[param(minimum = 1, maximum = 500)]
+    #[param(value_type = u32, required = false, minimum = 1, maximum = 500)]
     pub limit: Option<String>,
 }
 
@@ -314,7 +315,7 @@ impl ShiftQuery {
 }
 
 /// Shifts in the caller's scope, newest first.
-#[utoipa::path(get, path = "/api/v1/shifts", tag = "shifts", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/shifts", tag = "shifts", security(("bearer" = ["outreach_worker", "police_liaison", "coordinator"])),
     description = "Roles: outreach_worker (their unit's shifts), police_liaison (shifts with police), coordinator (all).",
     params(ShiftQuery),
     responses(
@@ -326,8 +327,9 @@ impl ShiftQuery {
 pub async fn list_shifts(
     state: web::Data<AppState>,
     auth: Auth<ShiftReaders>,
-    query: web::Query<ShiftQuery>,
+    query: Result<Query<ShiftQuery>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
+    let Query(query) = query?;
     let scope = scope(&auth.principal)?;
     let (filter, cursor, limit) = query.parse()?;
     // Which minors lack safeguarding is the units' own social-services matter.
@@ -346,7 +348,7 @@ pub async fn list_shifts(
 }
 
 /// Close a shift.
-#[utoipa::path(post, path = "/api/v1/shifts/{id}/close", tag = "shifts", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/shifts/{id}/close", tag = "shifts", security(("bearer" = ["outreach_worker"])),
     description = "Role: outreach_worker of one of the shift's units. Refused with 409 while a minor \
 in the shift lacks guardian contact (or the reason why not) or the report of concern. Closing a \
 closed shift again answers 200.",
@@ -378,13 +380,13 @@ pub async fn close_shift(
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct RoleCountsView {
+pub struct ShiftRoleCounts {
     pub encounters: u64,
     pub under_18: u64,
     pub support_offered: u64,
 }
 
-impl From<RoleCounts> for RoleCountsView {
+impl From<RoleCounts> for ShiftRoleCounts {
     fn from(c: RoleCounts) -> Self {
         Self {
             encounters: c.encounters,
@@ -396,9 +398,9 @@ impl From<RoleCounts> for RoleCountsView {
 
 #[derive(Serialize, ToSchema)]
 pub struct CountsView {
-    pub selling: RoleCountsView,
-    pub buyer: RoleCountsView,
-    pub sugar_dating: RoleCountsView,
+    pub selling: ShiftRoleCounts,
+    pub buyer: ShiftRoleCounts,
+    pub sugar_dating: ShiftRoleCounts,
 }
 
 /// A shift's summary: counts only, never anything about a person.
@@ -410,7 +412,7 @@ pub struct ShiftSummary {
 }
 
 /// A shift's summary (counts only).
-#[utoipa::path(get, path = "/api/v1/shifts/{id}/summary", tag = "shifts", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/shifts/{id}/summary", tag = "shifts", security(("bearer" = ["outreach_worker", "police_liaison", "coordinator"])),
     description = "Roles: outreach_worker (their unit's shifts), police_liaison (shifts with police only), coordinator (all).",
     params(("id" = uuid::Uuid, Path, description = "Shift id")),
     responses(
@@ -451,7 +453,7 @@ pub struct ReviewBody {
 }
 
 /// Acknowledge a closed shift's summary, once.
-#[utoipa::path(post, path = "/api/v1/shifts/{id}/review", tag = "shifts", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/shifts/{id}/review", tag = "shifts", security(("bearer" = ["police_liaison"])),
     description = "Role: police_liaison, for shifts with police. Once: the same acknowledgement \
 again answers 200, another one 409.",
     params(("id" = uuid::Uuid, Path, description = "Shift id")),
@@ -470,11 +472,12 @@ pub async fn review_shift(
     state: web::Data<AppState>,
     auth: Auth<PoliceLiaisons>,
     path: web::Path<String>,
-    body: Json<ReviewBody>,
+    body: Result<Json<ReviewBody>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
+    let Json(body) = body?;
     let id: ShiftId = path_id(&path)?;
     let scope = scope(&auth.principal)?;
-    let comment = faltlogg_domain::encounter::parse_reason("comment", body.0.comment.as_deref())
+    let comment = faltlogg_domain::encounter::parse_reason("comment", body.comment.as_deref())
         .map_err(ValidationErrors::from)?;
     let reviewer = auth.principal.user_id;
     let entry = auth

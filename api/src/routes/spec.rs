@@ -10,7 +10,7 @@ const OPENAPI_YAML: &str = include_str!("../../../openapi.yaml");
     path = "/openapi.yaml",
     tag = "operations",
     security(()),
-    responses((status = 200, description = "The OpenAPI document", content_type = "application/yaml", body = String))
+    responses((status = 200, description = "The OpenAPI document", content_type = "application/yaml", body = Object))
 )]
 pub async fn openapi_yaml() -> HttpResponse {
     HttpResponse::Ok()

@@ -21,7 +21,7 @@ use utoipa::ToSchema;
 use crate::audit::{Actor, event, outcome_of};
 use crate::auth::{Auth, OutreachWorkers};
 use crate::error::{ApiError, Problem, ProblemField};
-use crate::extract::{Json, parse_value};
+use crate::extract::{Json, Query, parse_value};
 use crate::pagination::parse_limit;
 use crate::records::{now, writer};
 use crate::routes::encounters::{EncounterBody, EncounterView};
@@ -325,7 +325,7 @@ impl<T: std::str::FromStr> IdField for T {
 }
 
 /// Push a batch of records logged offline.
-#[utoipa::path(post, path = "/api/v1/sync/push", tag = "sync", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/sync/push", tag = "sync", security(("bearer" = ["outreach_worker"])),
     description = "Role: outreach_worker. Each item is applied on its own, in order, by the same \
 rules as its PUT route (an item may depend on an earlier one: a shift, then its encounters); a \
 rejected item never undoes the others. `base_version` null creates or retries; a number is the \
@@ -356,10 +356,11 @@ record. The push answers 200 whenever the envelope is valid.",
 pub async fn push(
     state: web::Data<AppState>,
     auth: Auth<OutreachWorkers>,
-    body: Json<PushRequest>,
+    body: Result<Json<PushRequest>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
+    let Json(body) = body?;
     let writer = writer(&auth.principal)?;
-    let items = body.0.items;
+    let items = body.items;
     if items.len() > MAX_PUSH_ITEMS {
         return Err(ValidationErrors::from(FieldError::new(
             "items",
@@ -449,7 +450,7 @@ pub struct PullQuery {
     /// From the previous answer; absent on a new device (everything from the beginning).
     pub cursor: Option<String>,
     /// 1 to 500; 100 when absent.
-    #[param(minimum = 1, maximum = 500)]
+    #[param(value_type = u32, required = false, minimum = 1, maximum = 500)]
     pub limit: Option<String>,
 }
 
@@ -541,7 +542,7 @@ fn to_json(view: impl Serialize) -> serde_json::Value {
 }
 
 /// Every change the caller's device may see since its cursor.
-#[utoipa::path(get, path = "/api/v1/sync/pull", tag = "sync", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/sync/pull", tag = "sync", security(("bearer" = ["outreach_worker"])),
     description = "Role: outreach_worker. Without a cursor: the reference data (units, \
 municipalities with their connections) and every record the device should hold. After that: \
 each change since the cursor, voids included; a shift of the caller's unit that was closed more \
@@ -562,8 +563,9 @@ feed never skips a change that commits late. Compressed with gzip when the clien
 pub async fn pull(
     state: web::Data<AppState>,
     auth: Auth<OutreachWorkers>,
-    query: web::Query<PullQuery>,
+    query: Result<Query<PullQuery>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
+    let Query(query) = query?;
     let unit = writer(&auth.principal)?.unit;
     let mut errors = faltlogg_domain::validation::Collector::default();
     let cursor = errors.take(query.cursor.as_deref().map(decode_cursor).transpose());
