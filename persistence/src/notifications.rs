@@ -81,23 +81,35 @@ fn from_row(row: Row) -> Result<Notification, StoreError> {
 
 /// Brings the notification of an encounter in line with what the encounter now calls for
 /// (`due` is `None` once it is voided). Runs inside the encounter's write.
+/// Whether the encounter was stored before this write (and may have a notification).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Known {
+    /// Created in this very transaction: it has no notification yet, so none is read.
+    New,
+    Stored,
+}
+
 pub(crate) fn follow_encounter(
     conn: &mut DbConnection,
     encounter: EncounterId,
     due: Option<NotificationFacts>,
+    known: Known,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let existing: Option<(String, String, String, String, String)> = n::table
-        .filter(n::encounter_id.eq(encounter.to_string()))
-        .select((
-            n::status,
-            n::municipality_code,
-            n::occurred_on,
-            n::role,
-            n::age_group,
-        ))
-        .first(conn)
-        .optional()?;
+    let existing: Option<(String, String, String, String, String)> = match known {
+        Known::New => None,
+        Known::Stored => n::table
+            .filter(n::encounter_id.eq(encounter.to_string()))
+            .select((
+                n::status,
+                n::municipality_code,
+                n::occurred_on,
+                n::role,
+                n::age_group,
+            ))
+            .first(conn)
+            .optional()?,
+    };
     let existing = existing
         .map(|(status, code, on, role, age)| -> Result<_, StoreError> {
             Ok((
