@@ -13,8 +13,9 @@ const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/po
 /// WAL waits for a lock instead of failing; WAL lets readers work beside the writer;
 /// `synchronous=FULL` makes an acknowledged write survive a power cut; foreign keys are
 /// off by default in SQLite; `secure_delete` overwrites what retention erases instead of
-/// leaving it in free pages.
-pub(crate) const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000;
+/// leaving it in free pages. Public so that the benchmark's bare-INSERT ceiling runs
+/// under the same settings.
+pub const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000;
 PRAGMA journal_mode = WAL;
 PRAGMA synchronous = FULL;
 PRAGMA foreign_keys = ON;
