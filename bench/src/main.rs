@@ -81,6 +81,16 @@ struct Args {
     /// Keep the database and the scratch folder (with the server's log) for inspection.
     #[arg(long)]
     keep: bool,
+    /// An extra variable for the server, NAME=VALUE (repeatable): for trying a setting,
+    /// e.g. FALTLOGG_DATABASE_POOL_SIZE=16 or MALLOC_ARENA_MAX=2.
+    #[arg(long, value_parser = parse_variable)]
+    server_env: Vec<(String, String)>,
+}
+
+fn parse_variable(text: &str) -> std::result::Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .ok_or_else(|| format!("`{text}` is not NAME=VALUE"))
 }
 
 impl Args {
@@ -133,7 +143,7 @@ async fn main() -> ExitCode {
 async fn run(args: &Args) -> Result<Table> {
     let duration = Duration::from_secs(args.duration.max(1));
     let store = Fresh::create(args.backend, &args.postgres_url, args.keep)?;
-    let binary = Binary::new(&args.server_path(), &store)?;
+    let binary = Binary::new(&args.server_path(), &store, &args.server_env)?;
     eprintln!(
         "{}: setting up {}",
         args.backend.name(),
@@ -235,6 +245,9 @@ async fn run(args: &Args) -> Result<Table> {
     server.stop();
 
     let mut all_notes = machine_notes(args, duration);
+    for (name, value) in &args.server_env {
+        all_notes.push(format!("Server run with {name}={value}"));
+    }
     all_notes.extend(notes);
     let missed = rows.iter().filter(|r| r.missed()).count();
     if missed > 0 {

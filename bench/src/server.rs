@@ -21,7 +21,7 @@ pub struct Binary {
 }
 
 impl Binary {
-    pub fn new(path: &Path, store: &Fresh) -> Result<Self> {
+    pub fn new(path: &Path, store: &Fresh, extra: &[(String, String)]) -> Result<Self> {
         if !path.is_file() {
             return Err(format!(
                 "no server binary at {}: build it with `cargo build --release -p faltlogg-api`",
@@ -29,7 +29,7 @@ impl Binary {
             )
             .into());
         }
-        let env = vec![
+        let mut env = vec![
             ("FALTLOGG_DATABASE_URL".to_owned(), store.url.clone()),
             (
                 "FALTLOGG_DATA_DIR".to_owned(),
@@ -39,6 +39,7 @@ impl Binary {
             ("FALTLOGG_ACCESS_TOKEN_TTL".to_owned(), "3600".to_owned()),
             ("RUST_LOG".to_owned(), "warn".to_owned()),
         ];
+        env.extend(extra.iter().cloned());
         Ok(Self {
             path: path.to_owned(),
             env,
