@@ -10,14 +10,15 @@ const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqli
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
 /// How long a SQLite connection waits for another's lock before giving up (SQLITE_BUSY).
-pub(crate) const SQLITE_BUSY_TIMEOUT: &str = "PRAGMA busy_timeout = 10000;";
+pub const SQLITE_BUSY_TIMEOUT: &str = "PRAGMA busy_timeout = 10000;";
 
 /// Set on every SQLite connection, after `SQLITE_BUSY_TIMEOUT` so that even switching to
 /// WAL waits for a lock instead of failing; WAL lets readers work beside the writer;
 /// `synchronous=FULL` makes an acknowledged write survive a power cut; foreign keys are
 /// off by default in SQLite; `secure_delete` overwrites what retention erases instead of
-/// leaving it in free pages.
-pub(crate) const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL;
+/// leaving it in free pages. Public so that the benchmark's bare-INSERT ceiling runs
+/// under the same settings.
+pub const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL;
 PRAGMA synchronous = FULL;
 PRAGMA foreign_keys = ON;
 PRAGMA secure_delete = ON;";
