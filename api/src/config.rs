@@ -140,7 +140,7 @@ const VARIABLES: &[Variable] = &[
     },
     Variable {
         name: "FALTLOGG_EXPENSIVE_WORK_LIMIT",
-        default: "4",
+        default: "one less than the cores, at least 1",
         meaning: "password hashes and reports computed at once; more answer 503 with Retry-After",
     },
     Variable {
@@ -257,7 +257,14 @@ impl Config {
             retention: days("FALTLOGG_RETENTION_DAYS", 730, 1..=36_500)?,
             audit_retention: days("FALTLOGG_AUDIT_RETENTION_DAYS", 1825, 1..=36_500)?,
             expensive_work_limit: {
-                let limit: usize = parse_or("FALTLOGG_EXPENSIVE_WORK_LIMIT", get, 4)?;
+                // One core stays free for everything else (probes, logging) while
+                // sign-ins and reports are computed.
+                let cores = std::thread::available_parallelism().map_or(1, usize::from);
+                let limit: usize = parse_or(
+                    "FALTLOGG_EXPENSIVE_WORK_LIMIT",
+                    get,
+                    cores.saturating_sub(1).max(1),
+                )?;
                 if !(1..=256).contains(&limit) {
                     return Err(invalid(
                         "FALTLOGG_EXPENSIVE_WORK_LIMIT",

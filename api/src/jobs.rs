@@ -53,7 +53,9 @@ pub fn spawn(db: Database, config: Config) {
         loop {
             let (db, config) = (db.clone(), config.clone());
             let run = spawn_blocking(move || {
-                run_retention(&mut *db.get()?, &config, crate::records::now())
+                let run = run_retention(&mut *db.get()?, &config, crate::records::now())?;
+                db.refresh_statistics()?;
+                Ok::<_, StoreError>(run)
             })
             .await;
             match run {

@@ -148,6 +148,11 @@ impl Database {
         dialect::run_pending_migrations(&mut *self.get()?)
     }
 
+    /// Brings the query planner's statistics up to date (at start and daily).
+    pub fn refresh_statistics(&self) -> Result<(), StoreError> {
+        dialect::refresh_statistics(&mut *self.get()?)
+    }
+
     /// Whether the database takes work now: a read of a migrated table, so that an
     /// unreadable file or a dropped database shows, not just an open socket; on SQLite
     /// also the write lock, which another process may be holding.

@@ -20,7 +20,7 @@ use faltlogg_domain::time::stockholm_day_start;
 use faltlogg_domain::unit::Unit;
 use faltlogg_domain::write::{Applied, Conflict, Refusal};
 
-use crate::dialect::{Lock, lock_row, write_transaction};
+use crate::dialect::{Lock, lock_record, write_transaction};
 use crate::notifications::Known;
 use crate::schema::{encounter_referrals, encounters};
 use crate::stored::{coded, corrupt, opt, parse, text, time};
@@ -311,7 +311,7 @@ fn shift_for(
     id: ShiftId,
 ) -> Result<Shift, WriteError<Encounter>> {
     // Shared: encounters are written side by side, but not while the shift closes.
-    lock_row(conn, "shifts", "id", &id.to_string(), Lock::Shared)?;
+    lock_record(conn, "shift", &id.to_string(), Lock::Shared)?;
     shifts::get(conn, id)?
         .filter(|shift| ShiftScope::Unit(writer.unit).admits(shift))
         .ok_or_else(|| {

@@ -126,10 +126,9 @@ pub fn change_connection(
 ) -> Result<Municipality, StoreError> {
     crate::dialect::write_transaction(conn, |conn| {
         // Two coordinators changing one municipality at once take turns.
-        crate::dialect::lock_row(
+        crate::dialect::lock_record(
             conn,
-            "municipalities",
-            "code",
+            "municipality",
             code.as_str(),
             crate::dialect::Lock::Exclusive,
         )?;

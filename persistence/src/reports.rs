@@ -17,6 +17,13 @@ use crate::schema::{
 use crate::stored::coded;
 use crate::{DbConnection, StoreError};
 
+/// Readies the open transaction for a report's queries. On PostgreSQL its counts of
+/// distinct people sort a year of pseudonyms: with the default 4 MB of `work_mem` that
+/// sort went to disk, so this transaction (only) gets more.
+pub fn begin_report(conn: &mut DbConnection) -> Result<(), StoreError> {
+    crate::dialect::for_postgres(conn, "SET LOCAL work_mem = '64MB'")
+}
+
 /// Instants `[start, end)`.
 pub type Bounds = (DateTime<Utc>, DateTime<Utc>);
 

@@ -13,7 +13,7 @@ use faltlogg_domain::unit::Unit;
 use faltlogg_domain::write::{Applied, Conflict, Refusal};
 use faltlogg_domain::{FieldError, codes::Coded};
 
-use crate::dialect::{Lock, lock_row, write_transaction};
+use crate::dialect::{Lock, lock_record, write_transaction};
 use crate::schema::{encounters, shift_units, shifts, users};
 use crate::stored::{coded, corrupt, opt, parse, text, time};
 use crate::write::{
@@ -184,6 +184,9 @@ pub fn put(
     retry_once(
         || {
             write_transaction(conn, |conn| {
+                // Exclusive: encounters written into the shift meanwhile see its kind and
+                // units before or after the change, and a leaving unit's check holds.
+                lock_record(conn, "shift", &id.to_string(), Lock::Exclusive)?;
                 let applied = match get(conn, id)? {
                     None => {
                         writer_refusal(writer, draft)?;
@@ -391,7 +394,7 @@ pub fn close(
         || {
             write_transaction(conn, |conn| {
                 // Exclusive: no encounter is being written into the shift while it closes.
-                lock_row(conn, "shifts", "id", &id.to_string(), Lock::Exclusive)?;
+                lock_record(conn, "shift", &id.to_string(), Lock::Exclusive)?;
                 let shift = get_in(conn, ShiftScope::Unit(writer.unit), id)?;
                 if shift.status == ShiftStatus::Closed {
                     return Ok((Applied::Unchanged, shift));

@@ -183,6 +183,7 @@ pub async fn cooperation(
                 auth.actor
                     .entry(Action::Export, "report", Some("cooperation".into())),
                 move |conn, _| {
+                    reports::begin_report(conn)?;
                     Ok((
                         reports::shifts_with_police(conn, bounds, units)?,
                         reports::cooperation_encounters(conn, bounds, units)?,
@@ -292,6 +293,7 @@ pub async fn sugar_dating(
                 auth.actor
                     .entry(Action::Export, "report", Some("sugar-dating".into())),
                 move |conn, _| {
+                    reports::begin_report(conn)?;
                     Ok((
                         reports::sugar_dating_contacts(conn, bounds, units)?,
                         reports::sugar_dating_ages(conn, bounds, units)?,
@@ -427,6 +429,7 @@ pub async fn municipalities(
                 auth.actor
                     .entry(Action::Export, "report", Some("municipalities".into())),
                 move |conn, _| {
+                    reports::begin_report(conn)?;
                     Ok((
                         reference::municipalities(conn)?,
                         reports::encounters_by_home(conn, bounds, units)?,
