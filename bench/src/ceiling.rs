@@ -103,6 +103,9 @@ pub fn sqlite_loop(
     for _ in 0..concurrency {
         connections.push(store.connect_sqlite()?);
     }
+    // Writers queue on a mutex for the write lock, as the server's do: SQLite's busy
+    // handler alone starves some of 64 polling threads past the busy timeout.
+    let turn = std::sync::Mutex::new(());
     let started = Instant::now();
     let deadline = started + duration;
     let results: Vec<std::result::Result<Vec<Duration>, String>> = std::thread::scope(|scope| {
@@ -110,10 +113,14 @@ pub fn sqlite_loop(
             .into_iter()
             .map(|mut conn| {
                 let body = body.as_str();
+                let turn = &turn;
                 scope.spawn(move || {
                     let mut latencies = Vec::new();
                     while Instant::now() < deadline {
                         let sent = Instant::now();
+                        let _turn = turn
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner);
                         conn.immediate_transaction(|conn| {
                             diesel::sql_query(
                                 "INSERT INTO bench_raw(id, shift_id, body) VALUES (?, ?, ?)",

@@ -229,7 +229,7 @@ async fn run(args: &Args) -> Result<Table> {
                     match args.backend {
                         Backend::Postgres => ", then VACUUM ANALYZE",
                         Backend::Sqlite =>
-                            " with the server stopped (no ANALYZE: the server runs none)",
+                            " with the server stopped (the server runs ANALYZE itself when it starts)",
                     }
                 ));
                 rows.extend(report_rows);
