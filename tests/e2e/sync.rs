@@ -423,6 +423,10 @@ async fn envelopes_are_bounded_and_for_outreach_workers(db: Db) {
     );
     let malformed = app.post_json(PUSH, &mika, &json!({"things": []})).await;
     assert_problem(malformed, 400).await;
+    // An item whose data is not an object breaks the schema: the batch is refused whole.
+    let not_an_object = json!({"items": [item("encounter", &Uuid::new_v4().to_string(), None, json!([null, null]))]});
+    let refused = assert_problem(app.post_json(PUSH, &mika, &not_an_object).await, 400).await;
+    assert_eq!(refused["errors"][0]["field"], "items[0].data");
     let huge = json!({"items": [item("shift", &Uuid::new_v4().to_string(), None, json!({"area": "x".repeat(3 * 1024 * 1024)}))]});
     assert_problem(app.post_json(PUSH, &mika, &huge).await, 413).await;
     assert_eq!(app.get("/healthz").await.status(), 200);

@@ -52,8 +52,10 @@ pub struct PushItem {
     pub base_version: Option<i64>,
     /// The same body as `PUT /api/v1/shifts/{id}` (ShiftBody) or
     /// `PUT /api/v1/encounters/{id}` (EncounterBody).
+    /// A JSON object; anything else refuses the whole batch (400), as a body that breaks
+    /// the schema does, while an object that breaks a rule is this item's rejection.
     #[schema(value_type = Object)]
-    pub data: serde_json::Value,
+    pub data: serde_json::Map<String, serde_json::Value>,
     /// Why a record of a closed shift is changed.
     #[schema(max_length = 500)]
     pub amendment_reason: Option<String>,
@@ -219,10 +221,10 @@ fn item_entry(actor: &Actor, item: &PushItem, result: &PushResult) -> Entry {
 /// is the item's rejection.
 fn parse_item<B: serde::de::DeserializeOwned>(item: &PushItem) -> Result<B, ApiError> {
     let mut data = item.data.clone();
-    if let (Some(reason), Some(object)) = (&item.amendment_reason, data.as_object_mut()) {
-        object.insert("amendment_reason".into(), reason.clone().into());
+    if let Some(reason) = &item.amendment_reason {
+        data.insert("amendment_reason".into(), reason.clone().into());
     }
-    parse_value(data)
+    parse_value(serde_json::Value::Object(data))
 }
 
 fn push_one(
