@@ -56,8 +56,8 @@ pub struct PushItem {
     /// the schema does, while an object that breaks a rule is this item's rejection.
     #[schema(value_type = Object)]
     pub data: serde_json::Map<String, serde_json::Value>,
-    /// Why a record of a closed shift is changed.
-    #[schema(max_length = 500)]
+    /// Why a record of a closed shift is changed: at most 500 characters. A longer one is
+    /// this item's rejection (a rule, like the rules on `data`), not the batch's.
     pub amendment_reason: Option<String>,
 }
 
