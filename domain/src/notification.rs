@@ -41,27 +41,31 @@ pub struct NotificationFacts {
 }
 
 /// The notice an encounter calls for, if any: met in a raid, living in a municipality
-/// other than the host that was not connected on the day of the meeting. `history` is
-/// that municipality's connection history.
-pub fn due(
+/// other than the host that was not connected on the day of the meeting. `history` reads
+/// that municipality's connection history, asked for only when the answer depends on it
+/// (most encounters are in no raid, or live in the host, and cost no read).
+pub fn due<E>(
     shift_kind: ShiftKind,
     encounter: &EncounterDraft,
-    history: &[ConnectionPeriod],
-) -> Option<NotificationFacts> {
+    history: impl FnOnce(MunicipalityCode) -> Result<Vec<ConnectionPeriod>, E>,
+) -> Result<Option<NotificationFacts>, E> {
     let fields = encounter.fields();
     let Home::Municipality(municipality) = fields.home else {
-        return None;
+        return Ok(None);
     };
+    if shift_kind != ShiftKind::Raid || municipality.is_stockholm() {
+        return Ok(None);
+    }
     let date = fields.occurred_at.stockholm_date();
-    let due = shift_kind == ShiftKind::Raid
-        && !municipality.is_stockholm()
-        && !connected_on(history, date);
-    due.then_some(NotificationFacts {
+    if connected_on(&history(municipality)?, date) {
+        return Ok(None);
+    }
+    Ok(Some(NotificationFacts {
         municipality,
         date,
         role: fields.role,
         age_group: fields.age_group,
-    })
+    }))
 }
 
 /// What to do with an encounter's notification after the encounter was written.
@@ -170,6 +174,28 @@ mod tests {
         EncounterDraft::new(fields, &context).unwrap()
     }
 
+    /// `due` with a history already at hand.
+    fn due_given(
+        kind: ShiftKind,
+        encounter: &EncounterDraft,
+        history: &[ConnectionPeriod],
+    ) -> Option<NotificationFacts> {
+        due(kind, encounter, |_| Ok::<_, ()>(history.to_vec())).unwrap()
+    }
+
+    #[test]
+    fn the_history_is_read_only_when_the_answer_depends_on_it() {
+        let not_asked = |_| Err::<Vec<ConnectionPeriod>, _>("asked");
+        let stockholm = encounter("0180", "2026-11-28T22:00:00+01:00");
+        assert_eq!(due(ShiftKind::Raid, &stockholm, not_asked), Ok(None));
+        let botkyrka = encounter("0127", "2026-11-28T22:00:00+01:00");
+        assert_eq!(
+            due(ShiftKind::StreetOutreach, &botkyrka, not_asked),
+            Ok(None)
+        );
+        assert_eq!(due(ShiftKind::Raid, &botkyrka, not_asked), Err("asked"));
+    }
+
     fn since(day: &str) -> Vec<ConnectionPeriod> {
         vec![ConnectionPeriod::new(day.parse().unwrap(), None).unwrap()]
     }
@@ -177,29 +203,35 @@ mod tests {
     #[test]
     fn only_raids_with_residents_of_unconnected_municipalities_other_than_the_host() {
         let botkyrka = encounter("0127", "2026-11-28T22:00:00+01:00");
-        let facts = due(ShiftKind::Raid, &botkyrka, &[]).unwrap();
+        let facts = due_given(ShiftKind::Raid, &botkyrka, &[]).unwrap();
         assert_eq!(facts.municipality.as_str(), "0127");
         assert_eq!(facts.date.to_string(), "2026-11-28");
-        assert_eq!(due(ShiftKind::Surveillance, &botkyrka, &[]), None);
-        assert_eq!(due(ShiftKind::Raid, &botkyrka, &since("2021-01-01")), None);
+        assert_eq!(due_given(ShiftKind::Surveillance, &botkyrka, &[]), None);
+        assert_eq!(
+            due_given(ShiftKind::Raid, &botkyrka, &since("2021-01-01")),
+            None
+        );
         let stockholm = encounter("0180", "2026-11-28T22:00:00+01:00");
-        assert_eq!(due(ShiftKind::Raid, &stockholm, &[]), None);
+        assert_eq!(due_given(ShiftKind::Raid, &stockholm, &[]), None);
         let unknown = encounter("unknown", "2026-11-28T22:00:00+01:00");
-        assert_eq!(due(ShiftKind::Raid, &unknown, &[]), None);
+        assert_eq!(due_given(ShiftKind::Raid, &unknown, &[]), None);
     }
 
     #[test]
     fn the_day_is_stockholms_and_a_connection_counts_from_its_first_day() {
         // 23:30 UTC on 30 November is 1 December in Stockholm.
         let late = encounter("0127", "2026-11-30T23:30:00Z");
-        assert_eq!(due(ShiftKind::Raid, &late, &since("2026-12-01")), None);
+        assert_eq!(
+            due_given(ShiftKind::Raid, &late, &since("2026-12-01")),
+            None
+        );
         let early = encounter("0127", "2026-11-30T22:30:00Z");
-        assert!(due(ShiftKind::Raid, &early, &since("2026-12-01")).is_some());
+        assert!(due_given(ShiftKind::Raid, &early, &since("2026-12-01")).is_some());
     }
 
     #[test]
     fn reconciling_follows_the_encounter_but_leaves_resolved_ones() {
-        let facts = due(
+        let facts = due_given(
             ShiftKind::Raid,
             &encounter("0127", "2026-11-28T22:00:00Z"),
             &[],

@@ -96,6 +96,37 @@ where
     }
 }
 
+/// Runs `f` in the caller's write transaction when one is open, else in a new one. For a
+/// write whose refusals all come before its first statement that writes: a savepoint
+/// would undo nothing and cost two round trips.
+pub fn in_write_transaction<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    let depth = match conn {
+        DbConnection::Sqlite(inner) => transaction_depth(inner)?,
+        DbConnection::Postgres(inner) => transaction_depth(inner)?,
+    };
+    if depth > 0 {
+        f(conn)
+    } else {
+        write_transaction(conn, f)
+    }
+}
+
+/// Runs one statement on the backend's own connection, for what diesel's `MultiConnection`
+/// cannot say (`ON CONFLICT`): the statement is written once and built for each backend.
+macro_rules! on_backend {
+    ($conn:expr, |$inner:ident| $statement:expr) => {
+        match $conn {
+            $crate::DbConnection::Postgres($inner) => $statement,
+            $crate::DbConnection::Sqlite($inner) => $statement,
+        }
+    };
+}
+pub(crate) use on_backend;
+
 fn transaction_depth<C>(conn: &mut C) -> Result<u32, diesel::result::Error>
 where
     C: diesel::Connection<TransactionManager = AnsiTransactionManager>,

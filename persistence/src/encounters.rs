@@ -20,13 +20,13 @@ use faltlogg_domain::time::stockholm_day_start;
 use faltlogg_domain::unit::Unit;
 use faltlogg_domain::write::{Applied, Conflict, Refusal};
 
-use crate::dialect::{Lock, lock_record, write_transaction};
+use crate::dialect::{Lock, in_write_transaction, lock_record, on_backend, write_transaction};
 use crate::notifications::Known;
 use crate::schema::{encounter_referrals, encounters};
 use crate::stored::{coded, corrupt, opt, parse, text, time};
 use crate::write::{
-    WriteError, Writer, is_retry, lost_create_race, record_amendment, record_moved,
-    require_amendment_reason, retry_once,
+    WriteError, Writer, is_retry, record_amendment, record_moved, require_amendment_reason,
+    retry_once,
 };
 use crate::{DbConnection, StoreError, notifications, reference, shifts};
 
@@ -328,7 +328,9 @@ fn shift_for(
 }
 
 /// Creates or updates an encounter (PUT). A new encounter for a closed shift is a late
-/// entry; a change to one in a closed shift is an amendment and needs its reason.
+/// entry; a change to one in a closed shift is an amendment and needs its reason. Runs in
+/// the caller's write transaction (a push item's, or the request's with its audit entry):
+/// every refusal comes before the first write.
 pub fn put(
     conn: &mut DbConnection,
     writer: &Writer,
@@ -339,120 +341,134 @@ pub fn put(
     now: DateTime<Utc>,
 ) -> Result<(Applied, Encounter), WriteError<Encounter>> {
     draft.check_logged_by(writer.unit)?;
-    retry_once(
-        || {
-            write_transaction(conn, |conn| {
-                let stored = get(conn, id)?;
-                draft.check_erasure_kept(stored.as_ref().map(|e| &e.draft))?;
-                let (applied, encounter) = match stored {
-                    None => {
-                        let shift = shift_for(conn, writer, draft.shift_id())?;
-                        let created = Encounter {
-                            id,
-                            draft: draft.clone(),
-                            unit: writer.unit,
-                            logged_by: writer.user_id,
-                            late_entry: shift.status == ShiftStatus::Closed,
-                            void: None,
-                            version: 1,
-                            created_at: now,
-                            updated_at: now,
-                        };
-                        diesel::insert_into(encounters::table)
-                            .values((
-                                values(draft),
-                                encounters::id.eq(id.to_string()),
-                                encounters::unit_code.eq(writer.unit.code()),
-                                encounters::logged_by.eq(writer.user_id.to_string()),
-                                encounters::late_entry.eq(created.late_entry),
-                                encounters::version.eq(created.version),
-                                encounters::created_at.eq(now.naive_utc()),
-                                encounters::updated_at.eq(now.naive_utc()),
-                            ))
-                            .execute(conn)?;
-                        insert_referrals(conn, id, draft)?;
-                        follow_with_notification(conn, id, &shift, Some(draft), Known::New, now)?;
-                        (Applied::Created, created)
-                    }
-                    Some(stored) => {
-                        if stored.unit != writer.unit {
-                            return Err(Refusal::NotFound.into());
-                        }
-                        if is_retry(&stored, &stored.draft, stored.version, draft, if_match)? {
-                            return Ok((Applied::Unchanged, stored));
-                        }
-                        if stored.void.is_some() {
-                            return Err(Refusal::Conflict(Conflict::Voided).into());
-                        }
-                        if stored.draft.shift_id() != draft.shift_id() {
-                            return Err(Refusal::Invalid(
-                                FieldError::new(
-                                    "shift_id",
-                                    "immutable",
-                                    "an encounter stays in the shift it was logged in",
-                                )
-                                .into(),
-                            )
-                            .into());
-                        }
-                        let shift = shift_for(conn, writer, draft.shift_id())?;
-                        require_amendment_reason(
-                            shift.status == ShiftStatus::Closed,
-                            amendment_reason,
-                        )?;
-                        let updated = diesel::update(
-                            encounters::table
-                                .filter(encounters::id.eq(id.to_string()))
-                                .filter(encounters::version.eq(stored.version)),
-                        )
-                        .set((
-                            values(draft),
-                            encounters::version.eq(stored.version + 1),
-                            encounters::updated_at.eq(now.naive_utc()),
-                        ))
-                        .execute(conn)?;
-                        if updated == 0 {
-                            return Err(WriteError::Stale(Box::new(stored)));
-                        }
-                        diesel::delete(
-                            encounter_referrals::table
-                                .filter(encounter_referrals::encounter_id.eq(id.to_string())),
-                        )
-                        .execute(conn)?;
-                        insert_referrals(conn, id, draft)?;
-                        if let Some(reason) = amendment_reason {
-                            record_amendment(
-                                conn,
-                                "encounter",
-                                &id.to_string(),
-                                stored.version + 1,
-                                reason,
-                                writer.user_id,
-                                now,
-                            )?;
-                        }
-                        follow_with_notification(
-                            conn,
-                            id,
-                            &shift,
-                            Some(draft),
-                            Known::Stored,
-                            now,
-                        )?;
-                        let updated = Encounter {
-                            draft: draft.clone(),
-                            version: stored.version + 1,
-                            updated_at: now,
-                            ..stored
-                        };
-                        (Applied::Updated, updated)
-                    }
-                };
-                Ok((applied, changed(conn, encounter, now)?))
-            })
-        },
-        lost_create_race,
-    )
+    in_write_transaction(conn, |conn| {
+        let attempt = |conn: &mut DbConnection| {
+            put_once(conn, writer, id, draft, if_match, amendment_reason, now)
+        };
+        match attempt(conn)? {
+            Some(done) => Ok(done),
+            // Another request created it after this one looked: the second look finds it
+            // and answers as a retry, an update or a conflict.
+            None => attempt(conn)?.ok_or(WriteError::Store(StoreError::Duplicate)),
+        }
+    })
+}
+
+/// One attempt at [`put`]; `None` when a create found its id taken.
+fn put_once(
+    conn: &mut DbConnection,
+    writer: &Writer,
+    id: EncounterId,
+    draft: &EncounterDraft,
+    if_match: Option<i64>,
+    amendment_reason: Option<&FreeText>,
+    now: DateTime<Utc>,
+) -> Result<Option<(Applied, Encounter)>, WriteError<Encounter>> {
+    let stored = get(conn, id)?;
+    draft.check_erasure_kept(stored.as_ref().map(|e| &e.draft))?;
+    let (applied, encounter) = match stored {
+        None => {
+            let shift = shift_for(conn, writer, draft.shift_id())?;
+            let created = Encounter {
+                id,
+                draft: draft.clone(),
+                unit: writer.unit,
+                logged_by: writer.user_id,
+                late_entry: shift.status == ShiftStatus::Closed,
+                void: None,
+                version: 1,
+                created_at: now,
+                updated_at: now,
+            };
+            // Not a unique violation when another request won the race: on PostgreSQL that
+            // would abort the caller's transaction, and with it a push's other items.
+            let inserted = on_backend!(conn, |inner| {
+                diesel::insert_into(encounters::table)
+                    .values((
+                        values(draft),
+                        encounters::id.eq(id.to_string()),
+                        encounters::unit_code.eq(writer.unit.code()),
+                        encounters::logged_by.eq(writer.user_id.to_string()),
+                        encounters::late_entry.eq(created.late_entry),
+                        encounters::version.eq(created.version),
+                        encounters::created_at.eq(now.naive_utc()),
+                        encounters::updated_at.eq(now.naive_utc()),
+                    ))
+                    .on_conflict_do_nothing()
+                    .execute(inner)?
+            });
+            if inserted == 0 {
+                return Ok(None);
+            }
+            insert_referrals(conn, id, draft)?;
+            follow_with_notification(conn, id, &shift, Some(draft), Known::New, now)?;
+            (Applied::Created, created)
+        }
+        Some(stored) => {
+            if stored.unit != writer.unit {
+                return Err(Refusal::NotFound.into());
+            }
+            if is_retry(&stored, &stored.draft, stored.version, draft, if_match)? {
+                return Ok(Some((Applied::Unchanged, stored)));
+            }
+            if stored.void.is_some() {
+                return Err(Refusal::Conflict(Conflict::Voided).into());
+            }
+            if stored.draft.shift_id() != draft.shift_id() {
+                return Err(Refusal::Invalid(
+                    FieldError::new(
+                        "shift_id",
+                        "immutable",
+                        "an encounter stays in the shift it was logged in",
+                    )
+                    .into(),
+                )
+                .into());
+            }
+            let shift = shift_for(conn, writer, draft.shift_id())?;
+            require_amendment_reason(shift.status == ShiftStatus::Closed, amendment_reason)?;
+            let updated = diesel::update(
+                encounters::table
+                    .filter(encounters::id.eq(id.to_string()))
+                    .filter(encounters::version.eq(stored.version)),
+            )
+            .set((
+                values(draft),
+                encounters::version.eq(stored.version + 1),
+                encounters::updated_at.eq(now.naive_utc()),
+            ))
+            .execute(conn)?;
+            if updated == 0 {
+                return Err(WriteError::Stale(Box::new(stored)));
+            }
+            diesel::delete(
+                encounter_referrals::table
+                    .filter(encounter_referrals::encounter_id.eq(id.to_string())),
+            )
+            .execute(conn)?;
+            insert_referrals(conn, id, draft)?;
+            if let Some(reason) = amendment_reason {
+                record_amendment(
+                    conn,
+                    "encounter",
+                    &id.to_string(),
+                    stored.version + 1,
+                    reason,
+                    writer.user_id,
+                    now,
+                )?;
+            }
+            follow_with_notification(conn, id, &shift, Some(draft), Known::Stored, now)?;
+            let updated = Encounter {
+                draft: draft.clone(),
+                version: stored.version + 1,
+                updated_at: now,
+                ..stored
+            };
+            (Applied::Updated, updated)
+        }
+    };
+    Ok(Some((applied, changed(conn, encounter, now)?)))
 }
 
 /// Every write of an encounter ends here: the one place that records it for the
@@ -497,13 +513,9 @@ fn follow_with_notification(
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let due = match draft {
-        Some(draft) => match draft.fields().home {
-            Home::Municipality(code) => {
-                let history = reference::municipality(conn, code)?.connections;
-                notification::due(shift.draft.kind(), draft, &history)
-            }
-            _ => None,
-        },
+        Some(draft) => notification::due(shift.draft.kind(), draft, |code| {
+            Ok::<_, StoreError>(reference::municipality(conn, code)?.connections)
+        })?,
         None => None,
     };
     notifications::follow_encounter(conn, id, due, known, now)
