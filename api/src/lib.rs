@@ -7,6 +7,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod jobs;
+pub mod low_priority;
 pub mod metrics;
 pub mod openapi;
 pub mod pagination;

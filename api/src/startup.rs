@@ -24,6 +24,8 @@ pub struct AppState {
     pub keys: Keys,
     /// Slots for CPU-heavy work (password hashing, reports).
     pub expensive: tokio::sync::Semaphore,
+    /// Where password hashing runs, one thread per slot.
+    pub low_priority: crate::low_priority::LowPriority,
     pub metrics: crate::metrics::Metrics,
 }
 
@@ -69,6 +71,8 @@ pub enum StartupError {
     Keys(#[from] crate::auth::keys::KeyError),
     #[error("metrics")]
     Metrics(#[source] prometheus::Error),
+    #[error("could not start the password threads")]
+    Threads(#[source] std::io::Error),
 }
 
 pub struct Application {
@@ -105,12 +109,15 @@ impl Application {
         )?;
         crate::jobs::spawn(db.clone(), config.clone());
         let expensive = tokio::sync::Semaphore::new(config.expensive_work_limit);
+        let low_priority = crate::low_priority::LowPriority::start(config.expensive_work_limit)
+            .map_err(StartupError::Threads)?;
         let metrics = crate::metrics::Metrics::new().map_err(StartupError::Metrics)?;
         let state = web::Data::new(AppState {
             db,
             config,
             keys,
             expensive,
+            low_priority,
             metrics,
         });
         let request_timeout = state.config.request_timeout;

@@ -23,7 +23,7 @@ pub fn init(format: LogFormat) {
     };
 }
 
-/// Runs blocking work (diesel, argon2) on the blocking pool, inside the caller's span so
+/// Runs blocking work (diesel) on the blocking pool, inside the caller's span so
 /// its log lines keep the request id.
 pub async fn spawn_blocking<F, T>(f: F) -> Result<T, actix_web::error::BlockingError>
 where

@@ -17,6 +17,8 @@ use crate::table::Row;
 use crate::{Error, Result};
 
 const BATCH: usize = 500;
+/// How long the pull waits, in all, for changes behind a running transaction.
+const PULL_PATIENCE: Duration = Duration::from_secs(30);
 /// The most a page may hold.
 const PAGE: usize = 500;
 
@@ -159,15 +161,20 @@ async fn pull(api: &Api, username: &str, expected: usize) -> Result<Row> {
                 .filter(|c| c["type"] == "encounter" && c["evicted"].is_null())
                 .count()
         });
-        if page["has_more"] != true {
-            break;
-        }
         cursor = Some(
             page["next_cursor"]
                 .as_str()
                 .ok_or_else(|| Error::from("pull: a page without next_cursor"))?
                 .to_owned(),
         );
+        if page["has_more"] != true {
+            if encounters >= expected || started.elapsed() > PULL_PATIENCE {
+                break;
+            }
+            // The feed stops before a change that a running transaction (the audit
+            // sealer's) may still commit behind: a phone pulls again a moment later.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
     let elapsed = started.elapsed();
     if encounters != expected {

@@ -14,8 +14,13 @@ use crate::{DbConnection, StoreError};
 
 /// Any number that is ours alone: sealers on several instances take turns on it.
 const SEAL_LOCK_KEY: i64 = 0x0046_4c4f_4741; // "FLOGA"
-/// Entries sealed in one go at most.
-const SEAL_BATCH: i64 = 5000;
+/// Entries sealed in one transaction at most. The transaction holds its id while it
+/// runs, and a change-feed reader waits for every transaction older than its next change
+/// (on SQLite: every writer waits for it), so it is kept short: 5,000 entries in one held
+/// the feed for a second under a batch push.
+const SEAL_CHUNK: i64 = 250;
+/// Entries read in one go when verifying.
+const VERIFY_PAGE: i64 = 5000;
 
 pub fn append(conn: &mut DbConnection, entry: &Entry) -> Result<(), StoreError> {
     diesel::insert_into(audit_log::table)
@@ -104,9 +109,20 @@ fn from_row(row: Row) -> Result<(i64, Entry), StoreError> {
 }
 
 /// Seals the entries that are visible in order (see the change feed: on PostgreSQL an
-/// entry numbered earlier can commit later), linking each to the one before. Returns how
-/// many were sealed.
+/// entry numbered earlier can commit later), linking each to the one before, a short
+/// transaction at a time. Returns how many were sealed.
 pub fn seal(conn: &mut DbConnection) -> Result<usize, StoreError> {
+    let mut sealed = 0;
+    loop {
+        let chunk = seal_chunk(conn)?;
+        sealed += chunk;
+        if i64::try_from(chunk).map_or(true, |chunk| chunk < SEAL_CHUNK) {
+            return Ok(sealed);
+        }
+    }
+}
+
+fn seal_chunk(conn: &mut DbConnection) -> Result<usize, StoreError> {
     write_transaction(conn, |conn| {
         dialect::serialize_on(conn, SEAL_LOCK_KEY)?;
         let horizon = dialect::feed_horizon(conn)?;
@@ -126,7 +142,7 @@ pub fn seal(conn: &mut DbConnection) -> Result<usize, StoreError> {
         }
         let rows: Vec<Row> = query
             .order((audit_log::tx.asc(), audit_log::seq.asc()))
-            .limit(SEAL_BATCH)
+            .limit(SEAL_CHUNK)
             .load(conn)?;
         let sealed = rows.len();
         for row in rows {
@@ -178,7 +194,7 @@ pub fn verify(conn: &mut DbConnection) -> Result<Verification, StoreError> {
         }
         let page: Vec<(i64, Row, String, String)> = query
             .order((audit_log::tx.asc(), audit_log::seq.asc()))
-            .limit(SEAL_BATCH)
+            .limit(VERIFY_PAGE)
             .load(conn)?;
         if page.is_empty() {
             break;

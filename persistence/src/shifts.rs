@@ -73,6 +73,15 @@ fn hydrate(conn: &mut DbConnection, rows: Vec<ShiftRow>) -> Result<Vec<Shift>, S
     {
         units.entry(shift_id).or_default().push(coded(&unit)?);
     }
+    hydrate_with_units(conn, rows, units)
+}
+
+/// Turns rows into shifts with the units already read, and the reviewers' names.
+fn hydrate_with_units(
+    conn: &mut DbConnection,
+    rows: Vec<ShiftRow>,
+    mut units: HashMap<String, Vec<Unit>>,
+) -> Result<Vec<Shift>, StoreError> {
     let reviewers: Vec<&String> = rows.iter().filter_map(|row| row.10.as_ref()).collect();
     let names: HashMap<String, String> = if reviewers.is_empty() {
         HashMap::new()
@@ -135,12 +144,24 @@ pub fn get_many(conn: &mut DbConnection, ids: &[String]) -> Result<Vec<Shift>, S
     hydrate(conn, rows)
 }
 
+/// One shift, read with its units in one query: every encounter written reads its shift.
 pub fn get(conn: &mut DbConnection, id: ShiftId) -> Result<Option<Shift>, StoreError> {
-    let rows: Vec<ShiftRow> = shifts::table
+    let mut row = None;
+    let mut units = Vec::new();
+    for (shift, unit) in shifts::table
+        .inner_join(shift_units::table)
         .filter(shifts::id.eq(id.to_string()))
-        .select(shift_columns!())
-        .load(conn)?;
-    Ok(hydrate(conn, rows)?.pop())
+        .select((shift_columns!(), shift_units::unit_code))
+        .load::<(ShiftRow, String)>(conn)?
+    {
+        units.push(coded(&unit)?);
+        row = Some(shift);
+    }
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let units = HashMap::from([(row.0.clone(), units)]);
+    Ok(hydrate_with_units(conn, vec![row], units)?.pop())
 }
 
 /// The shift, when the scope admits it; otherwise it does not exist for this caller.

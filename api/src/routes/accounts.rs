@@ -17,7 +17,6 @@ use crate::error::{ApiError, Problem};
 use crate::extract::{Json, Query};
 use crate::records::path_id;
 use crate::startup::AppState;
-use crate::telemetry::spawn_blocking;
 
 #[derive(Serialize, ToSchema)]
 pub struct Me {
@@ -208,13 +207,9 @@ fn parse_assignment(role: &str, unit: Option<&str>) -> Result<Assignment, FieldE
 async fn hash_password(state: &AppState, raw: String) -> Result<String, ApiError> {
     let password = NewPassword::parse(raw).map_err(ValidationErrors::from)?;
     state
-        .expensive(async {
-            spawn_blocking(move || password::hash(&password))
-                .await
-                .map_err(ApiError::internal)?
-                .map_err(ApiError::internal)
-        })
-        .await
+        .expensive(state.low_priority.run(move || password::hash(&password)))
+        .await?
+        .map_err(ApiError::internal)
 }
 
 /// Create an account.

@@ -17,7 +17,6 @@ use crate::auth::{AnyRole, Auth, client_address, password, tokens};
 use crate::error::{ApiError, Problem};
 use crate::extract::Json;
 use crate::startup::AppState;
-use crate::telemetry::spawn_blocking;
 
 /// Failures from one address within this window…
 const ADDRESS_WINDOW: Duration = Duration::minutes(15);
@@ -141,11 +140,11 @@ pub async fn login(
     let password = body.password;
     let stored_hash = found.as_ref().map(|(_, hash)| hash.clone());
     let matches = state
-        .expensive(async {
-            spawn_blocking(move || password::verify(&password, stored_hash.as_deref()))
-                .await
-                .map_err(ApiError::internal)
-        })
+        .expensive(
+            state
+                .low_priority
+                .run(move || password::verify(&password, stored_hash.as_deref())),
+        )
         .await?;
     let user = found
         .map(|(user, _)| user)
