@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use faltlogg_domain::audit::{Action, Entry, GENESIS};
 use faltlogg_domain::codes::Coded;
 
-use crate::dialect::{self, write_transaction};
+use crate::dialect::{self, on_backend, write_transaction};
 use crate::schema::{audit_log, audit_prune_permits};
 use crate::stored::coded;
 use crate::{DbConnection, StoreError};
@@ -23,21 +23,35 @@ const SEAL_CHUNK: i64 = 250;
 const VERIFY_PAGE: i64 = 5000;
 
 pub fn append(conn: &mut DbConnection, entry: &Entry) -> Result<(), StoreError> {
-    diesel::insert_into(audit_log::table)
-        .values((
-            audit_log::at.eq(entry.at.naive_utc()),
-            audit_log::user_id.eq(&entry.user_id),
-            audit_log::username.eq(&entry.username),
-            audit_log::role.eq(&entry.role),
-            audit_log::unit_code.eq(&entry.unit),
-            audit_log::session_id.eq(&entry.session_id),
-            audit_log::action.eq(entry.action.code()),
-            audit_log::record_type.eq(&entry.record_type),
-            audit_log::record_id.eq(&entry.record_id),
-            audit_log::request_id.eq(&entry.request_id),
-            audit_log::outcome.eq(&entry.outcome),
-        ))
-        .execute(conn)?;
+    append_many(conn, std::slice::from_ref(entry))
+}
+
+/// Appends entries in order, in one statement.
+pub fn append_many(conn: &mut DbConnection, entries: &[Entry]) -> Result<(), StoreError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<_> = entries
+        .iter()
+        .map(|entry| {
+            (
+                audit_log::at.eq(entry.at.naive_utc()),
+                audit_log::user_id.eq(&entry.user_id),
+                audit_log::username.eq(&entry.username),
+                audit_log::role.eq(&entry.role),
+                audit_log::unit_code.eq(&entry.unit),
+                audit_log::session_id.eq(&entry.session_id),
+                audit_log::action.eq(entry.action.code()),
+                audit_log::record_type.eq(&entry.record_type),
+                audit_log::record_id.eq(&entry.record_id),
+                audit_log::request_id.eq(&entry.request_id),
+                audit_log::outcome.eq(&entry.outcome),
+            )
+        })
+        .collect();
+    on_backend!(conn, |inner| diesel::insert_into(audit_log::table)
+        .values(&rows)
+        .execute(inner)?);
     Ok(())
 }
 
@@ -125,6 +139,7 @@ pub fn seal(conn: &mut DbConnection) -> Result<usize, StoreError> {
 fn seal_chunk(conn: &mut DbConnection) -> Result<usize, StoreError> {
     write_transaction(conn, |conn| {
         dialect::serialize_on(conn, SEAL_LOCK_KEY)?;
+        dialect::writes_no_changes(conn)?;
         let horizon = dialect::feed_horizon(conn)?;
         let mut previous: String = audit_log::table
             .filter(audit_log::hash.is_not_null())

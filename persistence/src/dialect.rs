@@ -193,6 +193,21 @@ pub(crate) fn lock_record(
     Ok(())
 }
 
+/// How a transaction that never records a change names itself, so that feed readers do
+/// not wait for it (the audit sealer updates thousands of entries a minute).
+const NOT_A_FEED_WRITER: &str = "faltlogg: writes no changes";
+
+/// Marks the open transaction as one that records no change in the feed: readers pass it
+/// (see [`feed_horizon`]). The name is the transaction's own and ends with it.
+pub fn writes_no_changes(conn: &mut DbConnection) -> Result<(), diesel::result::Error> {
+    if let DbConnection::Postgres(inner) = conn {
+        inner.batch_execute(&format!(
+            "SET LOCAL application_name = '{NOT_A_FEED_WRITER}'"
+        ))?;
+    }
+    Ok(())
+}
+
 /// On PostgreSQL, the oldest transaction of this database still running (or, if none,
 /// the next to start): every change of an older one has committed or never will, so a
 /// feed reader may pass it. `None` on SQLite, whose changes are numbered in commit order.
@@ -202,7 +217,7 @@ pub(crate) fn lock_record(
 /// this database counts, so a long transaction elsewhere on the server (a `pg_dump` of
 /// another database) does not hold the feed back. Transaction ids of other sessions are
 /// visible to every role in `pg_stat_activity`; they are 32-bit there, widened here with
-/// the snapshot's epoch.
+/// the snapshot's epoch. Transactions marked with [`writes_no_changes`] do not count.
 pub(crate) fn feed_horizon(conn: &mut DbConnection) -> Result<Option<i64>, diesel::result::Error> {
     use diesel::RunQueryDsl;
     use diesel::sql_types::BigInt;
@@ -224,8 +239,11 @@ pub(crate) fn feed_horizon(conn: &mut DbConnection) -> Result<Option<i64>, diese
             .sql(
                 " & 4294967295) THEN 4294967296 ELSE 0 END) \
              FROM pg_stat_activity a \
-             WHERE a.datname = current_database() AND a.backend_xid IS NOT NULL)",
-            ),
+             WHERE a.datname = current_database() AND a.backend_xid IS NOT NULL \
+             AND a.application_name IS DISTINCT FROM ",
+            )
+            .bind::<diesel::sql_types::Text, _>(NOT_A_FEED_WRITER)
+            .sql(")"),
     )
     .get_result(inner)?;
     Ok(Some(oldest_running.map_or(next, |oldest| oldest.min(next))))

@@ -354,6 +354,146 @@ pub fn put(
     })
 }
 
+/// One write of a batch, as its PUT carries it.
+#[derive(Debug, Clone, Copy)]
+pub struct Put<'a> {
+    pub id: EncounterId,
+    pub draft: &'a EncounterDraft,
+    pub if_match: Option<i64>,
+    pub amendment_reason: Option<&'a FreeText>,
+}
+
+/// What [`put`] answered for one write of a batch.
+pub type PutOutcome = Result<(Applied, Encounter), WriteError<Encounter>>;
+
+/// Applies a run of writes with the outcome [`put`] gives each, in order, in the caller's
+/// write transaction; a storage failure ends the run. New encounters whose id the run
+/// holds once, into shifts of the writer's unit, are written together: a few statements
+/// for the run instead of six for each (a phone back online pushes hundreds). Every other
+/// write (an update, a retry, a refusal, an id given twice) goes through [`put`] in
+/// order; encounters do not depend on each other, so the order between the two kinds
+/// changes no outcome.
+pub fn put_many(
+    conn: &mut DbConnection,
+    writer: &Writer,
+    puts: &[Put<'_>],
+    now: DateTime<Utc>,
+) -> Result<Vec<PutOutcome>, StoreError> {
+    in_write_transaction(conn, |conn| {
+        let mut created = create_together(conn, writer, puts, now)?;
+        let mut outcomes = Vec::with_capacity(puts.len());
+        for (i, p) in puts.iter().enumerate() {
+            let outcome = match created.remove(&i) {
+                Some(encounter) => Ok((Applied::Created, encounter)),
+                None => put(
+                    conn,
+                    writer,
+                    p.id,
+                    p.draft,
+                    p.if_match,
+                    p.amendment_reason,
+                    now,
+                ),
+            };
+            if let Err(WriteError::Store(error)) = outcome {
+                return Err(error);
+            }
+            outcomes.push(outcome);
+        }
+        Ok(outcomes)
+    })
+}
+
+/// The creates of a run that can be written together, written: by their place in the run.
+/// Empty when another request created one of them meanwhile (all go one by one then).
+fn create_together(
+    conn: &mut DbConnection,
+    writer: &Writer,
+    puts: &[Put<'_>],
+    now: DateTime<Utc>,
+) -> Result<HashMap<usize, Encounter>, StoreError> {
+    let mut times_given: HashMap<EncounterId, usize> = HashMap::new();
+    for p in puts {
+        *times_given.entry(p.id).or_default() += 1;
+    }
+    let once: Vec<String> = puts
+        .iter()
+        .filter(|p| times_given[&p.id] == 1)
+        .map(|p| p.id.to_string())
+        .collect();
+    if once.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let stored: std::collections::HashSet<String> = encounters::table
+        .filter(encounters::id.eq_any(&once))
+        .select(encounters::id)
+        .load::<String>(conn)?
+        .into_iter()
+        .collect();
+    let candidates: Vec<(usize, &Put<'_>)> = puts
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| {
+            times_given[&p.id] == 1
+                && !stored.contains(&p.id.to_string())
+                && p.draft.check_logged_by(writer.unit).is_ok()
+                && p.draft.check_erasure_kept(None).is_ok()
+        })
+        .collect();
+    let mut shift_ids: Vec<String> = candidates
+        .iter()
+        .map(|(_, p)| p.draft.shift_id().to_string())
+        .collect();
+    // In one order, so that two batches never wait for each other's locks in a circle.
+    shift_ids.sort();
+    shift_ids.dedup();
+    for id in &shift_ids {
+        lock_record(conn, "shift", id, Lock::Shared)?;
+    }
+    let shifts: HashMap<ShiftId, Shift> = shifts::get_many(conn, &shift_ids)?
+        .into_iter()
+        .filter(|shift| ShiftScope::Unit(writer.unit).admits(shift))
+        .map(|shift| (shift.id, shift))
+        .collect();
+    let together: Vec<(usize, Encounter, &Shift)> = candidates
+        .into_iter()
+        .filter_map(|(i, p)| {
+            let shift = shifts.get(&p.draft.shift_id())?;
+            Some((i, new_encounter(writer, p.id, p.draft, shift, now), shift))
+        })
+        .collect();
+    if together.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let created: Vec<Encounter> = together.iter().map(|(_, e, _)| e.clone()).collect();
+    // A savepoint, to take back the others when one id was taken meanwhile.
+    let all_new = write_transaction(conn, |conn| {
+        if insert_created(conn, &created)? == created.len() {
+            Ok(())
+        } else {
+            Err(StoreError::Duplicate)
+        }
+    });
+    match all_new {
+        Ok(()) => {}
+        Err(StoreError::Duplicate) => return Ok(HashMap::new()),
+        Err(error) => return Err(error),
+    }
+    insert_referrals(conn, &created)?;
+    for (_, encounter, shift) in &together {
+        follow_with_notification(
+            conn,
+            encounter.id,
+            shift,
+            Some(&encounter.draft),
+            Known::New,
+            now,
+        )?;
+    }
+    crate::feed::record_encounters(conn, &created, now)?;
+    Ok(together.into_iter().map(|(i, e, _)| (i, e)).collect())
+}
+
 /// One attempt at [`put`]; `None` when a create found its id taken.
 fn put_once(
     conn: &mut DbConnection,
@@ -369,38 +509,11 @@ fn put_once(
     let (applied, encounter) = match stored {
         None => {
             let shift = shift_for(conn, writer, draft.shift_id())?;
-            let created = Encounter {
-                id,
-                draft: draft.clone(),
-                unit: writer.unit,
-                logged_by: writer.user_id,
-                late_entry: shift.status == ShiftStatus::Closed,
-                void: None,
-                version: 1,
-                created_at: now,
-                updated_at: now,
-            };
-            // Not a unique violation when another request won the race: on PostgreSQL that
-            // would abort the caller's transaction, and with it a push's other items.
-            let inserted = on_backend!(conn, |inner| {
-                diesel::insert_into(encounters::table)
-                    .values((
-                        values(draft),
-                        encounters::id.eq(id.to_string()),
-                        encounters::unit_code.eq(writer.unit.code()),
-                        encounters::logged_by.eq(writer.user_id.to_string()),
-                        encounters::late_entry.eq(created.late_entry),
-                        encounters::version.eq(created.version),
-                        encounters::created_at.eq(now.naive_utc()),
-                        encounters::updated_at.eq(now.naive_utc()),
-                    ))
-                    .on_conflict_do_nothing()
-                    .execute(inner)?
-            });
-            if inserted == 0 {
+            let created = new_encounter(writer, id, draft, &shift, now);
+            if insert_created(conn, std::slice::from_ref(&created))? == 0 {
                 return Ok(None);
             }
-            insert_referrals(conn, id, draft)?;
+            insert_referrals(conn, std::slice::from_ref(&created))?;
             follow_with_notification(conn, id, &shift, Some(draft), Known::New, now)?;
             (Applied::Created, created)
         }
@@ -446,25 +559,25 @@ fn put_once(
                     .filter(encounter_referrals::encounter_id.eq(id.to_string())),
             )
             .execute(conn)?;
-            insert_referrals(conn, id, draft)?;
-            if let Some(reason) = amendment_reason {
-                record_amendment(
-                    conn,
-                    "encounter",
-                    &id.to_string(),
-                    stored.version + 1,
-                    reason,
-                    writer.user_id,
-                    now,
-                )?;
-            }
-            follow_with_notification(conn, id, &shift, Some(draft), Known::Stored, now)?;
             let updated = Encounter {
                 draft: draft.clone(),
                 version: stored.version + 1,
                 updated_at: now,
                 ..stored
             };
+            insert_referrals(conn, std::slice::from_ref(&updated))?;
+            if let Some(reason) = amendment_reason {
+                record_amendment(
+                    conn,
+                    "encounter",
+                    &id.to_string(),
+                    updated.version,
+                    reason,
+                    writer.user_id,
+                    now,
+                )?;
+            }
+            follow_with_notification(conn, id, &shift, Some(draft), Known::Stored, now)?;
             (Applied::Updated, updated)
         }
     };
@@ -484,22 +597,94 @@ fn changed(
     Ok(encounter)
 }
 
-fn insert_referrals(
-    conn: &mut DbConnection,
+/// A new encounter as a create makes it.
+fn new_encounter(
+    writer: &Writer,
     id: EncounterId,
     draft: &EncounterDraft,
-) -> Result<(), StoreError> {
-    // One row at a time: diesel's MultiConnection has no multi-row INSERT.
-    for (position, referral) in (0i32..).zip(&draft.fields().referrals) {
-        diesel::insert_into(encounter_referrals::table)
-            .values((
-                encounter_referrals::encounter_id.eq(id.to_string()),
-                encounter_referrals::position.eq(position),
-                encounter_referrals::target.eq(referral.target.code()),
-                encounter_referrals::at_sent.eq(referral.at.map(|t| t.to_string())),
-            ))
-            .execute(conn)?;
+    shift: &Shift,
+    now: DateTime<Utc>,
+) -> Encounter {
+    Encounter {
+        id,
+        draft: draft.clone(),
+        unit: writer.unit,
+        logged_by: writer.user_id,
+        late_entry: shift.status == ShiftStatus::Closed,
+        void: None,
+        version: 1,
+        created_at: now,
+        updated_at: now,
     }
+}
+
+/// Inserts new encounters in one statement; returns how many were inserted. An id that
+/// is taken is skipped, not a unique violation: on PostgreSQL that would abort the
+/// caller's transaction, and with it a push's other items.
+fn insert_created(conn: &mut DbConnection, created: &[Encounter]) -> Result<usize, StoreError> {
+    if created.is_empty() {
+        return Ok(0);
+    }
+    let rows: Vec<_> = created
+        .iter()
+        .map(|e| {
+            (
+                values(&e.draft),
+                encounters::id.eq(e.id.to_string()),
+                encounters::unit_code.eq(e.unit.code()),
+                encounters::logged_by.eq(e.logged_by.to_string()),
+                encounters::late_entry.eq(e.late_entry),
+                encounters::version.eq(e.version),
+                encounters::created_at.eq(e.created_at.naive_utc()),
+                encounters::updated_at.eq(e.updated_at.naive_utc()),
+            )
+        })
+        .collect();
+    let inserted = match conn {
+        DbConnection::Postgres(pg) => diesel::insert_into(encounters::table)
+            .values(&rows)
+            .on_conflict_do_nothing()
+            .execute(pg)?,
+        // Diesel takes ON CONFLICT with one row only on SQLite: a statement each, in-process.
+        DbConnection::Sqlite(sqlite) => {
+            let mut inserted = 0;
+            for row in &rows {
+                inserted += diesel::insert_into(encounters::table)
+                    .values(row)
+                    .on_conflict_do_nothing()
+                    .execute(sqlite)?;
+            }
+            inserted
+        }
+    };
+    Ok(inserted)
+}
+
+/// The referrals of encounters just written (none stored for them), in one statement.
+fn insert_referrals(conn: &mut DbConnection, written: &[Encounter]) -> Result<(), StoreError> {
+    let rows: Vec<_> = written
+        .iter()
+        .flat_map(|e| {
+            (0i32..)
+                .zip(&e.draft.fields().referrals)
+                .map(|(position, referral)| {
+                    (
+                        encounter_referrals::encounter_id.eq(e.id.to_string()),
+                        encounter_referrals::position.eq(position),
+                        encounter_referrals::target.eq(referral.target.code()),
+                        encounter_referrals::at_sent.eq(referral.at.map(|t| t.to_string())),
+                    )
+                })
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    on_backend!(conn, |inner| diesel::insert_into(
+        encounter_referrals::table
+    )
+    .values(&rows)
+    .execute(inner)?);
     Ok(())
 }
 

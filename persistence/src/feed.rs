@@ -17,6 +17,7 @@ use faltlogg_domain::municipality::{Municipality, MunicipalityCode};
 use faltlogg_domain::shift::{Shift, ShiftStatus};
 use faltlogg_domain::unit::Unit;
 
+use crate::dialect::on_backend;
 use crate::schema::{changes, encounters, shift_units, shifts};
 use crate::stored::parse;
 use crate::{DbConnection, StoreError, dialect};
@@ -65,15 +66,34 @@ pub(crate) fn record_encounter(
     encounter: &Encounter,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let shift = encounter.draft.shift_id().to_string();
-    record(
-        conn,
-        ENCOUNTER,
-        &encounter.id.to_string(),
-        Some(shift),
-        Some(encounter.unit),
-        now,
-    )
+    record_encounters(conn, std::slice::from_ref(encounter), now)
+}
+
+/// One change for each encounter, in one statement.
+pub(crate) fn record_encounters(
+    conn: &mut DbConnection,
+    written: &[Encounter],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if written.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<_> = written
+        .iter()
+        .map(|encounter| {
+            (
+                changes::record_type.eq(ENCOUNTER),
+                changes::record_id.eq(encounter.id.to_string()),
+                changes::shift_id.eq(Some(encounter.draft.shift_id().to_string())),
+                changes::unit_code.eq(Some(encounter.unit.code())),
+                changes::at.eq(now.naive_utc()),
+            )
+        })
+        .collect();
+    on_backend!(conn, |inner| diesel::insert_into(changes::table)
+        .values(&rows)
+        .execute(inner)?);
+    Ok(())
 }
 
 pub(crate) fn record_municipality(

@@ -16,6 +16,8 @@ on_both_backends!(
     a_failed_write_transaction_leaves_nothing,
     a_duplicate_key_is_a_domain_outcome,
     a_create_that_loses_the_race_for_its_id_is_answered_as_a_retry,
+    a_batch_that_loses_the_race_for_one_id_is_answered_item_by_item,
+    the_feed_does_not_wait_for_a_transaction_that_records_no_change,
     the_feed_waits_for_a_change_that_commits_late,
 );
 
@@ -287,6 +289,34 @@ fn field(db: &Db) -> Field {
     }
 }
 
+/// Creates an encounter in a transaction that stays open for half a second after
+/// `started` is sent: another writer meets the create uncommitted.
+fn create_and_hold(
+    conn: &mut faltlogg_persistence::DbConnection,
+    writer: &faltlogg_persistence::write::Writer,
+    id: faltlogg_domain::ids::EncounterId,
+    draft: &faltlogg_domain::encounter::EncounterDraft,
+    started: &std::sync::mpsc::Sender<()>,
+) {
+    dialect::write_transaction(conn, |conn| {
+        let created = faltlogg_persistence::encounters::put(
+            conn,
+            writer,
+            id,
+            draft,
+            None,
+            None,
+            chrono::Utc::now(),
+        )
+        .unwrap();
+        assert_eq!(created.0, faltlogg_domain::write::Applied::Created);
+        started.send(()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        Ok::<_, StoreError>(())
+    })
+    .unwrap();
+}
+
 async fn a_create_that_loses_the_race_for_its_id_is_answered_as_a_retry(db: Db) {
     let Field {
         test_db,
@@ -321,16 +351,120 @@ async fn a_create_that_loses_the_race_for_its_id_is_answered_as_a_retry(db: Db) 
         })
     };
     // The first create stays uncommitted while the second one starts and blocks on it.
-    dialect::write_transaction(&mut first, |conn| {
-        let created =
-            encounters::put(conn, &writer, id, &draft, None, None, chrono::Utc::now()).unwrap();
-        assert_eq!(created.0, Applied::Created);
-        started_tx.send(()).unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(500));
-        Ok::<_, StoreError>(())
+    create_and_hold(&mut first, &writer, id, &draft, &started_tx);
+    assert_eq!(second.join().unwrap(), Ok(Applied::Unchanged));
+}
+
+/// A batch's new encounters are inserted together; when another request created one of
+/// them meanwhile, the batch takes its insert back and answers each item as PUT would.
+async fn a_batch_that_loses_the_race_for_one_id_is_answered_item_by_item(db: Db) {
+    let Field {
+        test_db,
+        database,
+        writer,
+        draft,
+    } = field(&db);
+    use faltlogg_domain::ids::EncounterId;
+    use faltlogg_domain::write::Applied;
+    use faltlogg_persistence::encounters::{self, Put};
+    let (taken, free) = (EncounterId::new_random(), EncounterId::new_random());
+
+    let mut first = database.get().unwrap();
+    let (started_tx, wait_for_first) = std::sync::mpsc::channel();
+    let second = {
+        let database = test_db.connect();
+        let draft = draft.clone();
+        std::thread::spawn(move || {
+            wait_for_first.recv().unwrap();
+            let mut conn = database.get().unwrap();
+            let puts = [taken, free].map(|id| Put {
+                id,
+                draft: &draft,
+                if_match: None,
+                amendment_reason: None,
+            });
+            dialect::write_transaction(&mut conn, |conn| {
+                encounters::put_many(conn, &writer, &puts, chrono::Utc::now())
+            })
+            .unwrap()
+            .into_iter()
+            .map(|outcome| {
+                outcome
+                    .map(|(applied, _)| applied)
+                    .map_err(|e| e.to_string())
+            })
+            .collect::<Vec<_>>()
+        })
+    };
+    create_and_hold(&mut first, &writer, taken, &draft, &started_tx);
+    assert_eq!(
+        second.join().unwrap(),
+        [Ok(Applied::Unchanged), Ok(Applied::Created)]
+    );
+    let mut conn = database.get().unwrap();
+    for id in [taken, free] {
+        assert!(encounters::get(&mut conn, id).unwrap().is_some());
+    }
+}
+
+/// The audit sealer holds a transaction id for each batch of entries it seals: a feed
+/// reader that waited for it as for a writer of changes stopped short under load.
+async fn the_feed_does_not_wait_for_a_transaction_that_records_no_change(db: Db) {
+    use diesel::connection::SimpleConnection;
+    use faltlogg_domain::ids::EncounterId;
+    use faltlogg_persistence::encounters;
+    use faltlogg_persistence::feed::{self, Change, FeedPosition};
+
+    let Field {
+        test_db: _kept,
+        database,
+        writer,
+        draft,
+    } = field(&db);
+    let id = EncounterId::new_random();
+    let mut sealer = database.get().unwrap();
+    let pulled = dialect::write_transaction(&mut sealer, |conn| {
+        dialect::writes_no_changes(conn)?;
+        if matches!(db, Db::Postgres(_)) {
+            // Takes a transaction id, as the sealer's first update does; SQLite has none,
+            // and its second writer would wait for the first.
+            conn.batch_execute("SELECT txid_current()")?;
+        }
+        let mut conn = database.get().unwrap();
+        if matches!(db, Db::Postgres(_)) {
+            encounters::put(
+                &mut conn,
+                &writer,
+                id,
+                &draft,
+                None,
+                None,
+                chrono::Utc::now(),
+            )
+            .unwrap();
+        }
+        let window_start = chrono::Utc::now() - chrono::Duration::days(2);
+        Ok::<_, StoreError>(
+            feed::pull(
+                &mut conn,
+                Unit::Mika,
+                FeedPosition::default(),
+                window_start,
+                100,
+            )
+            .unwrap()
+            .changes,
+        )
     })
     .unwrap();
-    assert_eq!(second.join().unwrap(), Ok(Applied::Unchanged));
+    if matches!(db, Db::Postgres(_)) {
+        assert!(
+            pulled
+                .iter()
+                .any(|c| matches!(c, Change::Encounter(e) if e.id == id)),
+            "the change waited behind the sealer's transaction"
+        );
+    }
 }
 
 /// On PostgreSQL a transaction holding an earlier sequence number can commit after a

@@ -1,4 +1,4 @@
-//! Offline sync: batch push item by item through the same write path as PUT, and a pull
+//! Offline sync: batch push by the same rules as PUT, item by item in outcome, and a pull
 //! feed that never skips a change and holds only what the worker's phone needs.
 
 use std::collections::HashSet;
@@ -15,6 +15,7 @@ use crate::on_both_backends;
 on_both_backends!(
     a_lost_answer_pushed_again_changes_nothing,
     only_the_invalid_item_is_rejected,
+    a_push_answers_each_item_as_its_put_would,
     two_phones_editing_one_version_get_one_update_and_one_conflict,
     concurrent_writers_never_leave_a_reader_behind,
     a_device_pulls_its_units_records_and_drops_what_leaves_the_window,
@@ -168,6 +169,99 @@ async fn only_the_invalid_item_is_rejected(db: Db) {
     for id in &good {
         app.get_ok(&format!("/api/v1/encounters/{id}"), &mika).await;
     }
+}
+
+/// New encounters of a push are written together, everything else one by one: the
+/// answers, records, notifications and feed are those of the items' PUTs in order.
+async fn a_push_answers_each_item_as_its_put_would(db: Db) {
+    let app = TestApp::spawn(&db).await;
+    let mika = app
+        .token_for("mika1", Role::OutreachWorker, Some(Unit::Mika))
+        .await;
+    let kast = app
+        .token_for("kast1", Role::OutreachWorker, Some(Unit::Kast))
+        .await;
+    let coordinator = app.token_for("coord", Role::Coordinator, None).await;
+    let raid = open_shift(&app, &mika, &shift_body("raid", &["mika"])).await;
+    let kasts_own = open_shift(&app, &kast, &shift_body("street_outreach", &["kast"])).await;
+    let logged = crate::fieldlog::log(&app, &mika, &adult(&raid, "buyer")).await;
+    let [referred, foreign, later, botkyrka] = [(); 4].map(|()| Uuid::new_v4().to_string());
+    let new_shift = Uuid::new_v4().to_string();
+    let mut with_referral = adult(&raid, "selling");
+    with_referral["referrals"] = json!([{"target": "mika"}]);
+    let mut changed = with_referral.clone();
+    changed["gender"] = json!("other");
+    let mut from_botkyrka = adult(&raid, "selling");
+    from_botkyrka["home_municipality"] = json!("0127");
+
+    let results = push(
+        &app,
+        &mika,
+        vec![
+            item("encounter", &referred, None, with_referral.clone()),
+            item("encounter", &referred, None, changed),
+            item("encounter", &foreign, None, adult(&kasts_own, "selling")),
+            item("encounter", &logged, None, adult(&raid, "buyer")),
+            item(
+                "shift",
+                &new_shift,
+                None,
+                shift_body("street_outreach", &["mika"]),
+            ),
+            item("encounter", &later, None, adult(&new_shift, "buyer")),
+            item("encounter", &botkyrka, None, from_botkyrka),
+        ],
+    )
+    .await;
+    assert_eq!(
+        statuses(&results),
+        [
+            "created",
+            "conflict",
+            "rejected",
+            "unchanged",
+            "created",
+            "created",
+            "created"
+        ]
+    );
+    assert_eq!(results[1]["current"]["gender"], "female");
+    assert_eq!(results[2]["errors"][0]["code"], "unknown_shift");
+    assert_eq!(results[3]["version"], 1);
+
+    let stored = app
+        .get_ok(&format!("/api/v1/encounters/{referred}"), &mika)
+        .await;
+    assert_eq!(stored["referrals"], json!([{"target": "mika", "at": null}]));
+    assert_eq!(stored["version"], 1);
+    assert_eq!(
+        app.get_ok(&format!("/api/v1/encounters/{later}"), &mika)
+            .await["shift_id"],
+        new_shift.as_str()
+    );
+    assert_problem(
+        app.get_as(&format!("/api/v1/encounters/{foreign}"), &mika)
+            .await,
+        404,
+    )
+    .await;
+    let notices = app
+        .get_ok("/api/v1/municipality-notifications", &coordinator)
+        .await;
+    let notices = notices["items"].as_array().unwrap();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert_eq!(notices[0]["municipality"], "0127");
+
+    let (changes, _) = pull_all(&app, &mika, None).await;
+    let pulled: HashSet<&str> = changes
+        .iter()
+        .filter(|c| c["type"] == "encounter")
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    let expected: HashSet<&str> = [&referred, &logged, &later, &botkyrka]
+        .map(String::as_str)
+        .into();
+    assert_eq!(pulled, expected);
 }
 
 async fn two_phones_editing_one_version_get_one_update_and_one_conflict(db: Db) {

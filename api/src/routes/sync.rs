@@ -6,10 +6,12 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use faltlogg_domain::audit::{Action, Entry};
-use faltlogg_domain::encounter::Context;
+use faltlogg_domain::encounter::{Context, EncounterDraft};
 use faltlogg_domain::ids::{EncounterId, ShiftId};
+use faltlogg_domain::text::FreeText;
 use faltlogg_domain::write::{Applied, Refusal};
 use faltlogg_domain::{FieldError, ValidationErrors};
+use faltlogg_persistence::encounters::Put;
 use faltlogg_persistence::feed::{self, Change, FeedPosition};
 use faltlogg_persistence::write::{WriteError, Writer};
 use faltlogg_persistence::{
@@ -98,6 +100,16 @@ pub struct PushResponse {
 enum Settled {
     Done(PushResult),
     Failed(ApiError),
+}
+
+impl Settled {
+    /// The item's result; a failure fails the whole push.
+    fn result(self) -> Result<PushResult, ApiError> {
+        match self {
+            Settled::Done(result) => Ok(result),
+            Settled::Failed(error) => Err(error),
+        }
+    }
 }
 
 fn rejected(id: &str, errors: Vec<ProblemField>) -> PushResult {
@@ -227,14 +239,11 @@ fn parse_item<B: serde::de::DeserializeOwned>(item: &PushItem) -> Result<B, ApiE
     parse_value(serde_json::Value::Object(data))
 }
 
-fn push_one(
-    conn: &mut DbConnection,
-    writer: &Writer,
-    context: &Context,
-    item: &PushItem,
-) -> Settled {
+/// An item parsed for its write; a body that breaks the schema or a rule is the item's
+/// rejection ([`rejection`]).
+fn parse_push_item(item: &PushItem, context: &Context) -> Result<Item, ApiError> {
     let id = item.id.as_str();
-    let parsed = match item.record_type.as_str() {
+    match item.record_type.as_str() {
         "shift" => ShiftId::from_str_or_field(id).and_then(|shift_id| {
             let body: ShiftBody = parse_item(item)?;
             let (draft, reason) = body.parse()?;
@@ -248,70 +257,110 @@ fn push_one(
         _ => Err(ApiError::Validation(
             FieldError::new("type", "unknown_value", "must be one of: shift, encounter").into(),
         )),
-    };
-    let item_kind = match parsed {
-        Ok(kind) => kind,
-        Err(error) => {
-            return match problem_fields(error) {
-                Ok(fields) => Settled::Done(rejected(id, fields)),
-                Err(error) => Settled::Failed(error),
-            };
-        }
-    };
-    let base = item.base_version;
-    match item_kind {
-        Item::Shift(shift_id, draft, reason) => {
-            let outcome = shifts::put(
-                conn,
-                writer,
-                shift_id,
-                &draft,
-                base,
-                reason.as_ref(),
-                context.now,
-            );
-            let scope = faltlogg_domain::access::ShiftScope::Unit(writer.unit);
-            settle(
-                id,
-                outcome,
-                |s| s.version,
-                ShiftView::from,
-                || shifts::get_in(conn, scope, shift_id),
-            )
-        }
-        Item::Encounter(encounter_id, draft, reason) => {
-            let outcome = encounters::put(
-                conn,
-                writer,
-                encounter_id,
-                &draft,
-                base,
-                reason.as_ref(),
-                context.now,
-            );
-            let unit = writer.unit;
-            settle(
-                id,
-                outcome,
-                |e| e.version,
-                EncounterView::from,
-                || encounters::get_of_unit(conn, unit, encounter_id),
-            )
+    }
+}
+
+/// The result of an item its parse refused; any other failure fails the push.
+fn rejection(id: &str, error: ApiError) -> Result<PushResult, ApiError> {
+    problem_fields(error).map(|fields| rejected(id, fields))
+}
+
+/// Applies the items in order, each by its PUT route's rules. A run of encounters between
+/// shifts is written together ([`encounters::put_many`]); a shift comes after the
+/// encounters before it and before those after it, which may be logged in it.
+fn push_items(
+    conn: &mut DbConnection,
+    writer: &Writer,
+    context: &Context,
+    items: &[PushItem],
+) -> Result<Vec<PushResult>, ApiError> {
+    let mut results: Vec<Option<PushResult>> = items.iter().map(|_| None).collect();
+    let mut run: Vec<EncounterItem> = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        match parse_push_item(item, context) {
+            Err(error) => results[i] = Some(rejection(&item.id, error)?),
+            Ok(Item::Encounter(id, draft, reason)) => run.push((i, id, draft, reason)),
+            Ok(Item::Shift(shift_id, draft, reason)) => {
+                push_encounters(conn, writer, context, items, &mut run, &mut results)?;
+                let outcome = shifts::put(
+                    conn,
+                    writer,
+                    shift_id,
+                    &draft,
+                    item.base_version,
+                    reason.as_ref(),
+                    context.now,
+                );
+                let scope = faltlogg_domain::access::ShiftScope::Unit(writer.unit);
+                let settled = settle(
+                    &item.id,
+                    outcome,
+                    |s| s.version,
+                    ShiftView::from,
+                    || shifts::get_in(conn, scope, shift_id),
+                );
+                results[i] = Some(settled.result()?);
+            }
         }
     }
+    push_encounters(conn, writer, context, items, &mut run, &mut results)?;
+    results
+        .into_iter()
+        .map(|result| {
+            result.ok_or_else(|| {
+                ApiError::internal(StoreError::Corrupt("a push item without an outcome".into()))
+            })
+        })
+        .collect()
+}
+
+/// An encounter item of a run: its place in the push, and what its PUT would carry.
+type EncounterItem = (usize, EncounterId, Box<EncounterDraft>, Option<FreeText>);
+
+/// Writes the run of encounter items gathered so far and settles each.
+fn push_encounters(
+    conn: &mut DbConnection,
+    writer: &Writer,
+    context: &Context,
+    items: &[PushItem],
+    run: &mut Vec<EncounterItem>,
+    results: &mut [Option<PushResult>],
+) -> Result<(), ApiError> {
+    if run.is_empty() {
+        return Ok(());
+    }
+    let puts: Vec<Put<'_>> = run
+        .iter()
+        .map(|(i, id, draft, reason)| Put {
+            id: *id,
+            draft,
+            if_match: items[*i].base_version,
+            amendment_reason: reason.as_ref(),
+        })
+        .collect();
+    let outcomes = encounters::put_many(conn, writer, &puts, context.now)?;
+    for ((i, id, _, _), outcome) in run.iter().zip(outcomes) {
+        let unit = writer.unit;
+        let settled = settle(
+            &items[*i].id,
+            outcome,
+            |e| e.version,
+            EncounterView::from,
+            || encounters::get_of_unit(conn, unit, *id),
+        );
+        results[*i] = Some(settled.result()?);
+    }
+    run.clear();
+    Ok(())
 }
 
 enum Item {
     Shift(
         ShiftId,
         faltlogg_domain::shift::ShiftDraft,
-        Option<faltlogg_domain::text::FreeText>,
+        Option<FreeText>,
     ),
-    Encounter(
-        EncounterId,
-        Box<faltlogg_domain::encounter::EncounterDraft>,
-        Option<faltlogg_domain::text::FreeText>,
-    ),
+    Encounter(EncounterId, Box<EncounterDraft>, Option<FreeText>),
 }
 
 /// Parses a record id of a push item, naming the field when it is not a UUID.
@@ -383,17 +432,14 @@ pub async fn push(
                 attempts += 1;
                 // One transaction for the batch (one lock on SQLite), a savepoint per item.
                 let outcome = dialect::write_transaction(conn, |conn| {
-                    let mut results = Vec::with_capacity(items.len());
-                    for item in &items {
-                        match push_one(conn, &writer, &context, item) {
-                            Settled::Done(result) => {
-                                // Each item's entry is written with it, in the batch's transaction.
-                                audit::append(conn, &item_entry(&actor, item, &result))?;
-                                results.push(result);
-                            }
-                            Settled::Failed(error) => return Err(error),
-                        }
-                    }
+                    let results = push_items(conn, &writer, &context, &items)?;
+                    // Each item's entry is written with it, in the batch's transaction.
+                    let entries: Vec<Entry> = items
+                        .iter()
+                        .zip(&results)
+                        .map(|(item, result)| item_entry(&actor, item, result))
+                        .collect();
+                    audit::append_many(conn, &entries)?;
                     Ok(results)
                 });
                 match outcome {
