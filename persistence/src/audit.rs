@@ -49,9 +49,15 @@ pub fn append_many(conn: &mut DbConnection, entries: &[Entry]) -> Result<(), Sto
             )
         })
         .collect();
-    on_backend!(conn, |inner| diesel::insert_into(audit_log::table)
-        .values(&rows)
-        .execute(inner)?);
+    match rows.as_slice() {
+        // One entry (most requests) as a statement prepared once per connection.
+        [row] => diesel::insert_into(audit_log::table)
+            .values(row)
+            .execute(conn)?,
+        _ => on_backend!(conn, |inner| diesel::insert_into(audit_log::table)
+            .values(&rows)
+            .execute(inner)?),
+    };
     Ok(())
 }
 

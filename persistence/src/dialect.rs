@@ -164,6 +164,19 @@ pub(crate) fn refresh_statistics(conn: &mut DbConnection) -> Result<(), StoreErr
     Ok(())
 }
 
+diesel::define_sql_function! {
+    /// PostgreSQL's 64-bit hash of a text.
+    fn hashtextextended(key: diesel::sql_types::Text, seed: diesel::sql_types::BigInt) -> diesel::sql_types::BigInt;
+}
+// The lock functions return `void`, which diesel has no type for: they are selected as
+// `… IS NOT NULL` (true), so the declared type is never read.
+diesel::define_sql_function! {
+    fn pg_advisory_xact_lock_shared(key: diesel::sql_types::BigInt) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
+}
+diesel::define_sql_function! {
+    fn pg_advisory_xact_lock(key: diesel::sql_types::BigInt) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
+}
+
 /// Locks one record, by its kind and key, until the end of the transaction, on
 /// PostgreSQL, whose default isolation would otherwise let a check and a concurrent write
 /// pass each other (closing a shift while an encounter is written into it). SQLite needs
@@ -180,15 +193,19 @@ pub(crate) fn lock_record(
     lock: Lock,
 ) -> Result<(), diesel::result::Error> {
     if let DbConnection::Postgres(inner) = conn {
-        let function = match lock {
-            Lock::Shared => "pg_advisory_xact_lock_shared",
-            Lock::Exclusive => "pg_advisory_xact_lock",
+        use diesel::ExpressionMethods;
+        let key = hashtextextended(format!("{kind}:{key}"), 0);
+        // Typed functions, not `sql_query`: the statement is prepared once per connection.
+        let _: bool = match lock {
+            Lock::Shared => diesel::RunQueryDsl::get_result(
+                diesel::select(pg_advisory_xact_lock_shared(key).is_not_null()),
+                inner,
+            )?,
+            Lock::Exclusive => diesel::RunQueryDsl::get_result(
+                diesel::select(pg_advisory_xact_lock(key).is_not_null()),
+                inner,
+            )?,
         };
-        diesel::RunQueryDsl::execute(
-            diesel::sql_query(format!("SELECT {function}(hashtextextended($1, 0))"))
-                .bind::<diesel::sql_types::Text, _>(format!("{kind}:{key}")),
-            inner,
-        )?;
     }
     Ok(())
 }

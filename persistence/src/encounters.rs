@@ -69,9 +69,14 @@ struct Row {
     updated_at: NaiveDateTime,
 }
 
-/// The columns a draft decides; written alike on create and update.
+/// The columns a draft decides; written alike on create and update. `None` is NULL, not
+/// DEFAULT: one statement text for every draft, prepared once per connection.
 #[derive(Insertable, AsChangeset)]
-#[diesel(table_name = encounters, treat_none_as_null = true)]
+#[diesel(
+    table_name = encounters,
+    treat_none_as_null = true,
+    treat_none_as_default_value = false
+)]
 struct Values<'a> {
     shift_id: String,
     occurred_at: NaiveDateTime,
@@ -641,10 +646,17 @@ fn insert_created(conn: &mut DbConnection, created: &[Encounter]) -> Result<usiz
         })
         .collect();
     let inserted = match conn {
-        DbConnection::Postgres(pg) => diesel::insert_into(encounters::table)
-            .values(&rows)
-            .on_conflict_do_nothing()
-            .execute(pg)?,
+        // One row (a PUT) as a statement prepared once per connection; many in one.
+        DbConnection::Postgres(pg) => match rows.as_slice() {
+            [row] => diesel::insert_into(encounters::table)
+                .values(row)
+                .on_conflict_do_nothing()
+                .execute(pg)?,
+            _ => diesel::insert_into(encounters::table)
+                .values(&rows)
+                .on_conflict_do_nothing()
+                .execute(pg)?,
+        },
         // Diesel takes ON CONFLICT with one row only on SQLite: a statement each, in-process.
         DbConnection::Sqlite(sqlite) => {
             let mut inserted = 0;

@@ -90,9 +90,15 @@ pub(crate) fn record_encounters(
             )
         })
         .collect();
-    on_backend!(conn, |inner| diesel::insert_into(changes::table)
-        .values(&rows)
-        .execute(inner)?);
+    match rows.as_slice() {
+        // One row (a PUT) as a statement prepared once per connection.
+        [row] => diesel::insert_into(changes::table)
+            .values(row)
+            .execute(conn)?,
+        _ => on_backend!(conn, |inner| diesel::insert_into(changes::table)
+            .values(&rows)
+            .execute(inner)?),
+    };
     Ok(())
 }
 
