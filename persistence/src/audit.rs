@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use faltlogg_domain::audit::{Action, Entry, GENESIS};
 use faltlogg_domain::codes::Coded;
 
-use crate::dialect::{self, on_backend, write_transaction};
+use crate::dialect::{self, insert_rows, write_transaction};
 use crate::schema::{audit_log, audit_prune_permits};
 use crate::stored::coded;
 use crate::{DbConnection, StoreError};
@@ -28,9 +28,6 @@ pub fn append(conn: &mut DbConnection, entry: &Entry) -> Result<(), StoreError> 
 
 /// Appends entries in order, in one statement.
 pub fn append_many(conn: &mut DbConnection, entries: &[Entry]) -> Result<(), StoreError> {
-    if entries.is_empty() {
-        return Ok(());
-    }
     let rows: Vec<_> = entries
         .iter()
         .map(|entry| {
@@ -49,15 +46,7 @@ pub fn append_many(conn: &mut DbConnection, entries: &[Entry]) -> Result<(), Sto
             )
         })
         .collect();
-    match rows.as_slice() {
-        // One entry (most requests) as a statement prepared once per connection.
-        [row] => diesel::insert_into(audit_log::table)
-            .values(row)
-            .execute(conn)?,
-        _ => on_backend!(conn, |inner| diesel::insert_into(audit_log::table)
-            .values(&rows)
-            .execute(inner)?),
-    };
+    insert_rows!(conn, audit_log::table, rows);
     Ok(())
 }
 

@@ -127,6 +127,22 @@ macro_rules! on_backend {
 }
 pub(crate) use on_backend;
 
+/// Inserts rows: one as a statement prepared once per connection (most writes are one
+/// row), several in one multi-row statement, which diesel's `MultiConnection` cannot build.
+macro_rules! insert_rows {
+    ($conn:expr, $table:expr, $rows:expr) => {
+        match $rows.as_slice() {
+            [] => 0,
+            [row] => diesel::RunQueryDsl::execute(diesel::insert_into($table).values(row), $conn)?,
+            rows => $crate::dialect::on_backend!($conn, |inner| diesel::RunQueryDsl::execute(
+                diesel::insert_into($table).values(rows),
+                inner
+            )?),
+        }
+    };
+}
+pub(crate) use insert_rows;
+
 fn transaction_depth<C>(conn: &mut C) -> Result<u32, diesel::result::Error>
 where
     C: diesel::Connection<TransactionManager = AnsiTransactionManager>,

@@ -17,7 +17,7 @@ use faltlogg_domain::municipality::{Municipality, MunicipalityCode};
 use faltlogg_domain::shift::{Shift, ShiftStatus};
 use faltlogg_domain::unit::Unit;
 
-use crate::dialect::on_backend;
+use crate::dialect::insert_rows;
 use crate::schema::{changes, encounters, shift_units, shifts};
 use crate::stored::parse;
 use crate::{DbConnection, StoreError, dialect};
@@ -75,9 +75,6 @@ pub(crate) fn record_encounters(
     written: &[Encounter],
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    if written.is_empty() {
-        return Ok(());
-    }
     let rows: Vec<_> = written
         .iter()
         .map(|encounter| {
@@ -90,15 +87,7 @@ pub(crate) fn record_encounters(
             )
         })
         .collect();
-    match rows.as_slice() {
-        // One row (a PUT) as a statement prepared once per connection.
-        [row] => diesel::insert_into(changes::table)
-            .values(row)
-            .execute(conn)?,
-        _ => on_backend!(conn, |inner| diesel::insert_into(changes::table)
-            .values(&rows)
-            .execute(inner)?),
-    };
+    insert_rows!(conn, changes::table, rows);
     Ok(())
 }
 
