@@ -95,23 +95,6 @@ pub struct PushResponse {
     pub results: Vec<PushResult>,
 }
 
-/// An item's write, settled: what a conflict or rejection says, or the store failure that
-/// fails the whole push.
-enum Settled {
-    Done(PushResult),
-    Failed(ApiError),
-}
-
-impl Settled {
-    /// The item's result; a failure fails the whole push.
-    fn result(self) -> Result<PushResult, ApiError> {
-        match self {
-            Settled::Done(result) => Ok(result),
-            Settled::Failed(error) => Err(error),
-        }
-    }
-}
-
 fn rejected(id: &str, errors: Vec<ProblemField>) -> PushResult {
     PushResult {
         id: id.to_owned(),
@@ -142,15 +125,16 @@ fn problem_fields(error: ApiError) -> Result<Vec<ProblemField>, ApiError> {
     }
 }
 
-/// Turns a write's outcome into the item's result. `load` reads the record as the caller
-/// may see it, for a conflict that did not carry it.
+/// Turns a write's outcome into the item's result (a conflict or rejection says so), or
+/// the store failure that fails the whole push. `load` reads the record as the caller may
+/// see it, for a conflict that did not carry it.
 fn settle<T: std::fmt::Debug, V: Serialize>(
     id: &str,
     outcome: Result<(Applied, T), WriteError<T>>,
     version_of: fn(&T) -> i64,
     view: fn(T) -> V,
     load: impl FnOnce() -> Result<T, StoreError>,
-) -> Settled {
+) -> Result<PushResult, ApiError> {
     let conflict = |record: T| {
         let version = version_of(&record);
         PushResult {
@@ -162,7 +146,7 @@ fn settle<T: std::fmt::Debug, V: Serialize>(
         }
     };
     match outcome {
-        Ok((applied, record)) => Settled::Done(PushResult {
+        Ok((applied, record)) => Ok(PushResult {
             id: id.to_owned(),
             status: match applied {
                 Applied::Created => PushStatus::Created,
@@ -173,14 +157,11 @@ fn settle<T: std::fmt::Debug, V: Serialize>(
             current: None,
             errors: None,
         }),
-        Err(WriteError::Stale(current)) => Settled::Done(conflict(*current)),
+        Err(WriteError::Stale(current)) => Ok(conflict(*current)),
         Err(WriteError::Refused(Refusal::PreconditionRequired | Refusal::Conflict(_))) => {
-            match load() {
-                Ok(record) => Settled::Done(conflict(record)),
-                Err(error) => Settled::Failed(error.into()),
-            }
+            load().map(conflict).map_err(ApiError::from)
         }
-        Err(WriteError::Refused(Refusal::NotFound)) => Settled::Done(rejected(
+        Err(WriteError::Refused(Refusal::NotFound)) => Ok(rejected(
             id,
             vec![ProblemField {
                 field: "id".into(),
@@ -189,15 +170,12 @@ fn settle<T: std::fmt::Debug, V: Serialize>(
             }],
         )),
         Err(WriteError::Refused(Refusal::Invalid(errors))) => {
-            match problem_fields(ApiError::Validation(errors)) {
-                Ok(fields) => Settled::Done(rejected(id, fields)),
-                Err(error) => Settled::Failed(error),
-            }
+            rejection(id, ApiError::Validation(errors))
         }
-        Err(WriteError::Refused(Refusal::Stale)) => Settled::Failed(ApiError::internal(
-            StoreError::Corrupt("a stale write without its record".into()),
-        )),
-        Err(WriteError::Store(error)) => Settled::Failed(error.into()),
+        Err(WriteError::Refused(Refusal::Stale)) => Err(ApiError::internal(StoreError::Corrupt(
+            "a stale write without its record".into(),
+        ))),
+        Err(WriteError::Store(error)) => Err(error.into()),
     }
 }
 
@@ -292,14 +270,13 @@ fn push_items(
                     context.now,
                 );
                 let scope = faltlogg_domain::access::ShiftScope::Unit(writer.unit);
-                let settled = settle(
+                results[i] = Some(settle(
                     &item.id,
                     outcome,
                     |s| s.version,
                     ShiftView::from,
                     || shifts::get_in(conn, scope, shift_id),
-                );
-                results[i] = Some(settled.result()?);
+                )?);
             }
         }
     }
@@ -341,14 +318,13 @@ fn push_encounters(
     let outcomes = encounters::put_many(conn, writer, &puts, context.now)?;
     for ((i, id, _, _), outcome) in run.iter().zip(outcomes) {
         let unit = writer.unit;
-        let settled = settle(
+        results[*i] = Some(settle(
             &items[*i].id,
             outcome,
             |e| e.version,
             EncounterView::from,
             || encounters::get_of_unit(conn, unit, *id),
-        );
-        results[*i] = Some(settled.result()?);
+        )?);
     }
     run.clear();
     Ok(())
