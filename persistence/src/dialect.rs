@@ -116,7 +116,8 @@ where
 }
 
 /// Runs one statement on the backend's own connection, for what diesel's `MultiConnection`
-/// cannot say (`ON CONFLICT`): the statement is written once and built for each backend.
+/// cannot say (`ON CONFLICT`, several rows in one `INSERT`): the statement is written once
+/// and built for each backend.
 macro_rules! on_backend {
     ($conn:expr, |$inner:ident| $statement:expr) => {
         match $conn {
