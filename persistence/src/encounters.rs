@@ -346,10 +346,14 @@ pub fn put(
     now: DateTime<Utc>,
 ) -> Result<(Applied, Encounter), WriteError<Encounter>> {
     draft.check_logged_by(writer.unit)?;
+    let write = Put {
+        id,
+        draft,
+        if_match,
+        amendment_reason,
+    };
     in_write_transaction(conn, |conn| {
-        let attempt = |conn: &mut DbConnection| {
-            put_once(conn, writer, id, draft, if_match, amendment_reason, now)
-        };
+        let attempt = |conn: &mut DbConnection| put_once(conn, writer, write, now);
         match attempt(conn)? {
             Some(done) => Ok(done),
             // Another request created it after this one looked: the second look finds it
@@ -503,12 +507,15 @@ fn create_together(
 fn put_once(
     conn: &mut DbConnection,
     writer: &Writer,
-    id: EncounterId,
-    draft: &EncounterDraft,
-    if_match: Option<i64>,
-    amendment_reason: Option<&FreeText>,
+    write: Put<'_>,
     now: DateTime<Utc>,
 ) -> Result<Option<(Applied, Encounter)>, WriteError<Encounter>> {
+    let Put {
+        id,
+        draft,
+        if_match,
+        amendment_reason,
+    } = write;
     let stored = get(conn, id)?;
     draft.check_erasure_kept(stored.as_ref().map(|e| &e.draft))?;
     let (applied, encounter) = match stored {
