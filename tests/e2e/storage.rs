@@ -18,6 +18,7 @@ on_both_backends!(
     a_create_that_loses_the_race_for_its_id_is_answered_as_a_retry,
     a_batch_that_loses_the_race_for_one_id_is_answered_item_by_item,
     the_feed_does_not_wait_for_a_transaction_that_records_no_change,
+    sealing_takes_short_transactions_and_seals_everything_waiting,
     the_feed_waits_for_a_change_that_commits_late,
 );
 
@@ -465,6 +466,40 @@ async fn the_feed_does_not_wait_for_a_transaction_that_records_no_change(db: Db)
             "the change waited behind the sealer's transaction"
         );
     }
+}
+
+/// The sealer works in short transactions (a feed reader on PostgreSQL, every writer on
+/// SQLite, waits for an open one), but one run still seals all that waits.
+async fn sealing_takes_short_transactions_and_seals_everything_waiting(db: Db) {
+    use faltlogg_domain::audit::{Action, Entry};
+    use faltlogg_persistence::audit;
+
+    let Field {
+        test_db: _kept,
+        database,
+        ..
+    } = field(&db);
+    let mut conn = database.get().unwrap();
+    let entries: Vec<Entry> = (0..600)
+        .map(|n| Entry {
+            at: chrono::Utc::now(),
+            user_id: None,
+            username: None,
+            role: None,
+            unit: None,
+            session_id: None,
+            action: Action::Read,
+            record_type: Some("encounter".into()),
+            record_id: Some(format!("{n}")),
+            request_id: None,
+            outcome: "ok".into(),
+        })
+        .collect();
+    audit::append_many(&mut conn, &entries).unwrap();
+    assert!(audit::seal(&mut conn).unwrap() >= entries.len());
+    let verification = audit::verify(&mut conn).unwrap();
+    assert_eq!(verification.unsealed, 0);
+    assert_eq!(verification.first_broken, None);
 }
 
 /// On PostgreSQL a transaction holding an earlier sequence number can commit after a
