@@ -89,7 +89,7 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&mut DbConnection, &mut Entry) -> Result<T, ApiError> + Send + 'static,
     {
-        self.with_db(move |conn| {
+        self.with_writer(move |conn| {
             let mut entry = entry;
             let result = dialect::write_transaction(conn, |conn| {
                 let value = f(conn, &mut entry)?;
@@ -107,7 +107,7 @@ impl AppState {
 
     /// Records an entry on its own (an authentication event, a refused access).
     pub async fn record(&self, entry: Entry) -> Result<(), ApiError> {
-        self.with_db(move |conn| Ok(audit::append(conn, &entry)?))
+        self.with_writer(move |conn| Ok(audit::append(conn, &entry)?))
             .await
     }
 }

@@ -194,7 +194,8 @@ impl From<StoreError> for ApiError {
             StoreError::Pool(_)
             | StoreError::Connect(_)
             | StoreError::Contention(_)
-            | StoreError::Unreachable(_) => ApiError::Unavailable(error),
+            | StoreError::Unreachable(_)
+            | StoreError::NotCommitted => ApiError::Unavailable(error),
             other => ApiError::internal(other),
         }
     }

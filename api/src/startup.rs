@@ -53,6 +53,26 @@ impl AppState {
             .await
             .map_err(ApiError::internal)?
     }
+    /// Runs a request's write (see [`Database::with_writer`]) off the event loop, inside
+    /// the request's span. On SQLite it goes to the writer thread straight from here,
+    /// without a blocking-pool thread waiting for it.
+    pub async fn with_writer<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+    {
+        let Some(writer) = self.db.writer() else {
+            return self.with_db(f).await;
+        };
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        writer.submit(f, move |outcome| {
+            // The request may have gone (the client left); nobody is left to tell.
+            let _ = answer.send(outcome);
+        });
+        answered
+            .await
+            .unwrap_or_else(|_| Err(StoreError::NotCommitted.into()))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

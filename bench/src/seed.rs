@@ -67,8 +67,8 @@ pub fn seed(store: &Fresh, encounters: u64) -> Result<Seeded> {
                  municipality_notifications",
             )?;
         }
-        // The server never runs ANALYZE on SQLite, so neither does the seed: the reports
-        // are measured with the planner the server really has.
+        // No ANALYZE here: the server runs one when it starts, as in production, and the
+        // reports are measured with the statistics it gathers.
         Backend::Sqlite => {
             let mut conn = store.connect_sqlite()?;
             conn.immediate_transaction(|conn| {

@@ -4,10 +4,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use diesel::Connection;
-use diesel::connection::SimpleConnection;
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::pg::PgConnection;
 use diesel::sqlite::SqliteConnection;
 
+use crate::group_commit::GroupCommit;
 use crate::{StoreError, dialect};
 
 /// One connection to whichever backend the installation runs on.
@@ -74,7 +75,7 @@ impl std::fmt::Debug for Backend {
 
 /// Opens connections of the configured variant: the derive's own `establish` tries
 /// each variant in turn, and SQLite would accept any string as a file name.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Manager {
     backend: Backend,
 }
@@ -112,16 +113,28 @@ impl r2d2::ManageConnection for Manager {
         Ok(())
     }
 
-    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
-        false
+    /// Checked when a connection comes back. One still inside a transaction (a panic
+    /// half-way through a write) is closed, which rolls it back: handed to the next
+    /// request, its writes would be savepoints in a transaction that never commits.
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        let depth = match conn {
+            DbConnection::Postgres(inner) => {
+                AnsiTransactionManager::transaction_manager_status_mut(inner).transaction_depth()
+            }
+            DbConnection::Sqlite(inner) => {
+                AnsiTransactionManager::transaction_manager_status_mut(inner).transaction_depth()
+            }
+        };
+        !matches!(depth, Ok(None))
     }
 }
 
-/// The pool every request draws from.
+/// The pool every request draws from, and on SQLite the thread that writes.
 #[derive(Clone)]
 pub struct Database {
     pool: r2d2::Pool<Manager>,
     backend: Backend,
+    writer: Option<GroupCommit>,
 }
 
 impl Database {
@@ -130,14 +143,23 @@ impl Database {
         if let Backend::Sqlite(path) = &backend {
             ensure_parent(path)?;
         }
+        let manager = Manager {
+            backend: backend.clone(),
+        };
+        let writer = match &backend {
+            Backend::Sqlite(_) => Some(GroupCommit::start(manager.clone())?),
+            Backend::Postgres(_) => None,
+        };
         let pool = r2d2::Pool::builder()
             .max_size(max_connections)
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(10))
-            .build(Manager {
-                backend: backend.clone(),
-            })?;
-        Ok(Self { pool, backend })
+            .build(manager)?;
+        Ok(Self {
+            pool,
+            backend,
+            writer,
+        })
     }
 
     pub fn backend(&self) -> &Backend {
@@ -152,6 +174,28 @@ impl Database {
 
     pub fn get(&self) -> Result<PooledConnection, StoreError> {
         Ok(self.pool.get()?)
+    }
+
+    /// On SQLite, the writer thread that takes requests' writes (see
+    /// [`Database::with_writer`]); `None` on PostgreSQL.
+    pub fn writer(&self) -> Option<&GroupCommit> {
+        self.writer.as_ref()
+    }
+
+    /// Runs a request's write: `f` takes its transactions with
+    /// [`dialect::write_transaction`]. On PostgreSQL it runs on a pooled connection; on
+    /// SQLite in the open transaction of the writer thread, with other requests' writes
+    /// (see [`crate::group_commit`]), and returns when that transaction has committed.
+    pub fn with_writer<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        match &self.writer {
+            Some(group) => group.run(f),
+            None => f(&mut *self.get()?),
+        }
     }
 
     /// Applies every pending migration, once even when several instances start together.

@@ -1,7 +1,7 @@
 //! Everything only one backend can say, in one place: connection pragmas, how a write
 //! transaction begins, migrations and the lock around them.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Condvar, Mutex, PoisonError};
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
@@ -42,43 +42,107 @@ pub(crate) fn probe_write_lock(conn: &mut DbConnection) -> Result<(), StoreError
 /// migrations run once.
 const MIGRATION_LOCK_KEY: i64 = 0x0046_4c4f_4747; // "FLOGG"
 
-/// The writers of this process queue here for SQLite's one write lock. SQLite's own busy
-/// handler polls with sleeps of up to 100 ms, so sixteen requests waiting on the lock
-/// itself took turns slowly and unfairly (p99 240 ms); a mutex hands the turn on at once.
-/// Other processes on the file (the CLI) still wait in the busy handler.
-static SQLITE_WRITERS: Mutex<()> = Mutex::new(());
+/// The writers of this process queue here for SQLite's one write lock, and take turns
+/// in the order they came. SQLite's own busy handler polls with sleeps of up to 100 ms,
+/// so sixteen requests waiting on the lock itself took turns slowly and unfairly (p99
+/// 240 ms). A plain mutex was not fair either: the thread letting go could take it again
+/// before the one it woke was running, so a loop of short transactions (the audit sealer's
+/// chunks) kept the request writer waiting for the whole loop. Other processes on the file
+/// (the CLI) still wait in the busy handler.
+static SQLITE_WRITERS: Turns = Turns {
+    tickets: Mutex::new(Tickets {
+        next: 0,
+        serving: 0,
+    }),
+    changed: Condvar::new(),
+};
 
-/// Runs `f` in a transaction meant to write. On SQLite it begins `IMMEDIATE`, taking the
-/// write lock up front: a deferred transaction that reads first and writes later can fail
-/// with SQLITE_BUSY half-way, where waiting for the lock at the start cannot. Inside an
-/// open transaction it becomes a savepoint, so one item of a batch can fail alone.
+struct Turns {
+    tickets: Mutex<Tickets>,
+    changed: Condvar,
+}
+
+struct Tickets {
+    /// The ticket the next writer to come draws.
+    next: u64,
+    /// The ticket whose turn it is.
+    serving: u64,
+}
+
+impl Turns {
+    fn take(&'static self) -> Turn {
+        let mut tickets = self.tickets.lock().unwrap_or_else(PoisonError::into_inner);
+        let mine = tickets.next;
+        tickets.next = tickets.next.wrapping_add(1);
+        while tickets.serving != mine {
+            tickets = self
+                .changed
+                .wait(tickets)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        Turn(self)
+    }
+}
+
+/// A writer's turn at SQLite's write lock; the next writer's begins when it is dropped.
+pub(crate) struct Turn(&'static Turns);
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        let mut tickets = self
+            .0
+            .tickets
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        tickets.serving = tickets.serving.wrapping_add(1);
+        self.0.changed.notify_all();
+    }
+}
+
+/// This process's turn at SQLite's write lock, held until the transaction that took it
+/// has ended. `None` inside an open transaction and on PostgreSQL.
+pub(crate) type WriteTurn = Option<Turn>;
+
+/// Begins a transaction meant to write. On SQLite it begins `IMMEDIATE`, taking the write
+/// lock up front: a deferred transaction that reads first and writes later can fail with
+/// SQLITE_BUSY half-way, where waiting for the lock at the start cannot. Inside an open
+/// transaction it becomes a savepoint, so one item of a batch can fail alone.
+pub(crate) fn begin_write(conn: &mut DbConnection) -> Result<WriteTurn, diesel::result::Error> {
+    match conn {
+        DbConnection::Sqlite(inner) => {
+            if transaction_depth(inner)? > 0 {
+                AnsiTransactionManager::begin_transaction(inner)?;
+                return Ok(None);
+            }
+            let turn = SQLITE_WRITERS.take();
+            AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
+            Ok(Some(turn))
+        }
+        DbConnection::Postgres(inner) => {
+            AnsiTransactionManager::begin_transaction(inner)?;
+            Ok(None)
+        }
+    }
+}
+
+/// Commits what [`begin_write`] began (releases its savepoint).
+pub(crate) fn commit_write(conn: &mut DbConnection) -> Result<(), diesel::result::Error> {
+    match conn {
+        DbConnection::Sqlite(inner) => AnsiTransactionManager::commit_transaction(inner),
+        DbConnection::Postgres(inner) => AnsiTransactionManager::commit_transaction(inner),
+    }
+}
+
+/// Runs `f` in a transaction meant to write (see [`begin_write`]).
 pub fn write_transaction<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
-    let mut _turn = None;
-    match conn {
-        DbConnection::Sqlite(inner) => {
-            if transaction_depth(inner)? == 0 {
-                _turn = Some(
-                    SQLITE_WRITERS
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner),
-                );
-                AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
-            } else {
-                AnsiTransactionManager::begin_transaction(inner)?;
-            }
-        }
-        DbConnection::Postgres(inner) => AnsiTransactionManager::begin_transaction(inner)?,
-    }
+    let _turn = begin_write(conn)?;
     match f(conn) {
         Ok(value) => {
-            match conn {
-                DbConnection::Sqlite(inner) => AnsiTransactionManager::commit_transaction(inner)?,
-                DbConnection::Postgres(inner) => AnsiTransactionManager::commit_transaction(inner)?,
-            }
+            commit_write(conn)?;
             Ok(value)
         }
         Err(error) => {

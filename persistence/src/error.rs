@@ -36,6 +36,13 @@ pub enum StoreError {
     /// The pool replaces a dead connection at its next checkout.
     #[error("the database went away or is locked")]
     Unreachable(#[source] diesel::result::Error),
+    /// The transaction holding this write did not commit (on SQLite, a group of writes
+    /// shares one; the cause is logged where it happened): nothing of it was stored, and
+    /// running it again may well succeed.
+    #[error("the write's transaction did not commit")]
+    NotCommitted,
+    #[error("could not start the database writer's thread")]
+    Thread(#[source] std::io::Error),
 }
 
 /// What PostgreSQL and SQLite say when the database itself is out of reach; diesel

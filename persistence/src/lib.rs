@@ -8,6 +8,7 @@ pub mod dialect;
 pub mod encounters;
 mod error;
 pub mod feed;
+pub mod group_commit;
 pub mod notifications;
 pub mod reference;
 pub mod reports;

@@ -14,6 +14,9 @@ on_both_backends!(
     concurrent_starts_migrate_once,
     reference_data_is_seeded_as_the_design_lists_it,
     a_failed_write_transaction_leaves_nothing,
+    writes_through_the_writer_each_commit_or_fail_alone,
+    a_write_whose_transaction_does_not_commit_is_answered_so_and_leaves_nothing,
+    a_write_that_panics_does_not_stop_the_writes_after_it,
     a_duplicate_key_is_a_domain_outcome,
     a_create_that_loses_the_race_for_its_id_is_answered_as_a_retry,
     a_batch_that_loses_the_race_for_one_id_is_answered_item_by_item,
@@ -181,6 +184,195 @@ async fn a_failed_write_transaction_leaves_nothing(db: Db) {
     })
     .unwrap();
     assert_eq!(botkyrka_now(&mut conn).connections.len(), 2);
+}
+
+/// Botkyrka's committed connection periods, by their first day, as a connection of its
+/// own sees them.
+fn botkyrka_since(test_db: &TestDb) -> Vec<NaiveDate> {
+    let botkyrka: MunicipalityCode = "0127".parse().unwrap();
+    let mut conn = test_db.connect().get().unwrap();
+    reference::municipalities(&mut conn)
+        .unwrap()
+        .into_iter()
+        .find(|m| m.code == botkyrka)
+        .unwrap()
+        .connections
+        .iter()
+        .map(|c| c.since())
+        .collect()
+}
+
+/// Records that Botkyrka was connected from `since`, in a write transaction of its own.
+fn connect_botkyrka(
+    conn: &mut faltlogg_persistence::DbConnection,
+    since: NaiveDate,
+) -> Result<(), StoreError> {
+    let period = ConnectionPeriod::new(since, None).unwrap();
+    dialect::write_transaction(conn, |conn| {
+        reference::record_connection(
+            conn,
+            "0127".parse().unwrap(),
+            &period,
+            chrono::Utc::now().naive_utc(),
+        )
+    })
+}
+
+/// Inside a write: a row whose foreign key only the commit checks (on SQLite, which can
+/// defer every check), so that the transaction holding it cannot commit. PostgreSQL's
+/// keys are not deferrable: there the statement itself fails.
+fn break_the_commit(conn: &mut faltlogg_persistence::DbConnection) -> Result<(), StoreError> {
+    use diesel::connection::SimpleConnection;
+    if let faltlogg_persistence::DbConnection::Sqlite(_) = conn {
+        conn.batch_execute("PRAGMA defer_foreign_keys = ON")?;
+    }
+    conn.batch_execute(
+        "INSERT INTO shift_units (shift_id, unit_code) VALUES ('no such shift', 'mika')",
+    )?;
+    Ok(())
+}
+
+/// Writes from `n` threads at once, each through the writer in one write transaction:
+/// Botkyrka connected from `first` plus the thread's number of days, then `then`. Each
+/// day with its answer.
+fn write_at_once(
+    database: &faltlogg_persistence::Database,
+    first: NaiveDate,
+    n: u64,
+    then: fn(&mut faltlogg_persistence::DbConnection, u64) -> Result<(), StoreError>,
+) -> Vec<(NaiveDate, Result<(), StoreError>)> {
+    let writers: Vec<_> = (0..n)
+        .map(|i| {
+            let database = database.clone();
+            std::thread::spawn(move || {
+                let since = first + chrono::Days::new(i);
+                let answer = database.with_writer(move |conn| {
+                    dialect::write_transaction(conn, |conn| {
+                        connect_botkyrka(conn, since)?;
+                        then(conn, i)
+                    })
+                });
+                (since, answer)
+            })
+        })
+        .collect();
+    writers.into_iter().map(|w| w.join().unwrap()).collect()
+}
+
+/// Many requests write at once (on SQLite they share the writer's transactions): each is
+/// answered with its own outcome, and exactly the writes answered as done are stored.
+async fn writes_through_the_writer_each_commit_or_fail_alone(db: Db) {
+    let test_db = TestDb::create(&db);
+    let database = test_db.connect();
+    database.migrate().unwrap();
+    let first = day("2030-01-01");
+    let answers = write_at_once(&database, first, 24, |_, i| {
+        if i % 4 == 0 {
+            return Err(StoreError::Corrupt("a later step failed".into()));
+        }
+        Ok(())
+    });
+    let mut done = Vec::new();
+    for (since, answer) in answers {
+        match answer {
+            Ok(()) => done.push(since),
+            Err(StoreError::Corrupt(_)) => {}
+            Err(other) => panic!("{since}: {other:?}"),
+        }
+    }
+    assert_eq!(done.len(), 18);
+    let mut stored: Vec<NaiveDate> = botkyrka_since(&test_db)
+        .into_iter()
+        .filter(|d| *d >= first)
+        .collect();
+    stored.sort();
+    done.sort();
+    assert_eq!(stored, done, "exactly the writes answered as done");
+}
+
+/// A write that cannot commit is answered with an error, nothing of it stays, and writes
+/// after it go on. Beside it, every write answered as done is stored and every one answered
+/// otherwise is not: on SQLite those that shared its transaction are answered "not
+/// committed", never "done" before the commit that failed.
+async fn a_write_whose_transaction_does_not_commit_is_answered_so_and_leaves_nothing(db: Db) {
+    let test_db = TestDb::create(&db);
+    let database = test_db.connect();
+    database.migrate().unwrap();
+    let broken = day("2031-01-01");
+    let answer = database.with_writer(move |conn| {
+        dialect::write_transaction(conn, |conn| {
+            connect_botkyrka(conn, broken)?;
+            break_the_commit(conn)
+        })
+    });
+    assert!(answer.is_err(), "{answer:?}");
+    assert!(
+        !botkyrka_since(&test_db).contains(&broken),
+        "nothing of it stays"
+    );
+
+    let answers = write_at_once(&database, day("2032-01-01"), 16, |conn, i| {
+        if i == 5 {
+            break_the_commit(conn)?;
+        }
+        Ok(())
+    });
+    let stored = botkyrka_since(&test_db);
+    for (since, answer) in &answers {
+        assert_eq!(
+            stored.contains(since),
+            answer.is_ok(),
+            "{since}: {answer:?}"
+        );
+    }
+    assert!(
+        answers[5].1.is_err(),
+        "the breaking write is answered with an error"
+    );
+
+    let after = day("2033-01-01");
+    database
+        .with_writer(move |conn| connect_botkyrka(conn, after))
+        .unwrap();
+    assert!(botkyrka_since(&test_db).contains(&after), "writes go on");
+}
+
+/// A bug that panics half-way through a write fails that write only: later writes are
+/// stored (on SQLite the writer's thread survives it and starts on a clean connection; on
+/// PostgreSQL the pool drops the connection left inside the transaction, rather than hand
+/// it to the next request, whose commit would then only release a savepoint).
+async fn a_write_that_panics_does_not_stop_the_writes_after_it(db: Db) {
+    let test_db = TestDb::create(&db);
+    let database = test_db.connect();
+    database.migrate().unwrap();
+    let half_way = day("2034-01-01");
+    let panicking = database.clone();
+    let answer = std::thread::spawn(move || {
+        panicking.with_writer(move |conn| {
+            dialect::write_transaction(conn, |conn| -> Result<(), StoreError> {
+                connect_botkyrka(conn, half_way)?;
+                panic!("a bug half-way through a write");
+            })
+        })
+    })
+    .join();
+    // On SQLite the caller is told it did not commit; on PostgreSQL the write runs on the
+    // caller's thread, and the panic is the caller's.
+    assert!(
+        matches!(answer, Err(_) | Ok(Err(StoreError::NotCommitted))),
+        "{answer:?}"
+    );
+
+    let after = day("2035-01-01");
+    database
+        .with_writer(move |conn| connect_botkyrka(conn, after))
+        .unwrap();
+    let stored = botkyrka_since(&test_db);
+    assert!(stored.contains(&after), "writes go on");
+    assert!(
+        !stored.contains(&half_way),
+        "nothing of the panicked write stays"
+    );
 }
 
 async fn a_duplicate_key_is_a_domain_outcome(db: Db) {

@@ -246,7 +246,7 @@ pub async fn create_user(
     };
     let hash = hash_password(&state, body.password).await?;
     let user = state
-        .with_db(move |conn| {
+        .with_writer(move |conn| {
             match accounts::insert_user(conn, &username, assignment, &hash, Utc::now()) {
                 Err(StoreError::Duplicate) => {
                     Err(ApiError::Conflict("That username is taken.".into()))
@@ -302,7 +302,7 @@ pub async fn update_user(
     };
     let (role, unit, disabled) = (body.role, body.unit, body.disabled);
     let user = state
-        .with_db(move |conn| {
+        .with_writer(move |conn| {
             let current = accounts::get_user(conn, id)?;
             let assignment = match (role, unit) {
                 (None, None) => None,

@@ -154,7 +154,7 @@ pub async fn login(
         // The account, when the name was one; never the name typed, which may be a password.
         let entry = event(&anonymous, Action::LoginFailed, "user", attempted, "denied");
         state
-            .with_db(move |conn| {
+            .with_writer(move |conn| {
                 write_transaction(conn, |conn| {
                     let now = Utc::now();
                     accounts::record_failure(
@@ -177,7 +177,7 @@ pub async fn login(
     let token_hash = tokens::hash(&refresh_token);
     let lifetime = state.config.session_lifetime;
     let (user, session_id) = state
-        .with_db(move |conn| {
+        .with_writer(move |conn| {
             write_transaction(conn, |conn| {
                 let now = Utc::now();
                 accounts::clear_account_failures(conn, &account_key)?;
@@ -307,7 +307,7 @@ pub async fn refresh(
     let idle_timeout = state.config.session_idle_timeout;
 
     let outcome = state
-        .with_db(move |conn| {
+        .with_writer(move |conn| {
             write_transaction(conn, |conn| {
                 let now = Utc::now();
                 let refused = event(&Actor::anonymous(request_id.clone()), Action::Refresh, "session", None, "unauthenticated");

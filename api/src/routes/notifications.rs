@@ -156,7 +156,7 @@ pub async fn resolve_notification(
     let (method, note) = errors.finish(method.zip(note))?;
     let by = auth.principal.user_id;
     let (_, notification) = state
-        .with_db(move |conn| {
+        .with_writer(move |conn| {
             notifications::resolve(conn, id, method, note.as_ref(), by, crate::records::now())
                 .map_err(|e| write_error(e, NotificationView::from))
         })

@@ -157,7 +157,7 @@ pub async fn change_connection(
     let connected = body.connected;
     let by = auth.principal.user_id;
     let municipality = state
-        .with_db(move |conn| {
+        .with_writer(move |conn| {
             Ok(reference::change_connection(
                 conn,
                 code,

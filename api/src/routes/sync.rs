@@ -402,7 +402,7 @@ pub async fn push(
     };
     let actor = auth.actor.clone();
     let results = state
-        .with_db(move |conn| {
+        .with_writer(move |conn| {
             let mut attempts = 0;
             loop {
                 attempts += 1;
