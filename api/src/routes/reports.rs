@@ -287,7 +287,7 @@ pub async fn sugar_dating(
     let period = period_of(&query)?;
     let units = units_of(&auth.principal);
     let bounds = period.utc_bounds();
-    let (contacts, (age_min, age_max), (guardian, concern), referred) = state
+    let (contacts, referred) = state
         .expensive(
             state.audited(
                 auth.actor
@@ -296,8 +296,6 @@ pub async fn sugar_dating(
                     reports::begin_report(conn)?;
                     Ok((
                         reports::sugar_dating_contacts(conn, bounds, units)?,
-                        reports::sugar_dating_ages(conn, bounds, units)?,
-                        reports::sugar_dating_minors(conn, bounds, units)?,
                         reports::sugar_dating_referrals(conn, bounds, units)?,
                     ))
                 },
@@ -308,7 +306,10 @@ pub async fn sugar_dating(
     let (age_min, age_max) = if note.is_some() {
         (None, None)
     } else {
-        (age_min, age_max)
+        (
+            contacts.iter().filter_map(|g| g.youngest).min(),
+            contacts.iter().filter_map(|g| g.oldest).max(),
+        )
     };
     let mut report = SugarDatingReport {
         period: PeriodView {
@@ -321,10 +322,7 @@ pub async fn sugar_dating(
         age_min,
         age_max,
         home: HomeCounts::default(),
-        minors: MinorCounts {
-            guardian_contacted: guardian,
-            concern_reported: concern,
-        },
+        minors: MinorCounts::default(),
         support_offered: 0,
         referrals: ReferralTarget::all()
             .iter()
@@ -335,6 +333,8 @@ pub async fn sugar_dating(
     for group in contacts {
         let n = group.contacts;
         report.contacts += n;
+        report.minors.guardian_contacted += group.guardians_contacted;
+        report.minors.concern_reported += group.concern_reported;
         if group.age_group == AgeGroup::Under18 {
             report.under_18 += n;
         }

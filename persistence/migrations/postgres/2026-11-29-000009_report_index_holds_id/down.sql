@@ -1,0 +1,6 @@
+DROP INDEX encounters_report_role;
+CREATE INDEX encounters_report_role ON encounters (role, occurred_at)
+    INCLUDE (shift_id, unit_code, age_group, gender, home_municipality, support_offered,
+             pseudonym, age_years, guardian_contacted_at_sent, concern_filed_at_sent,
+             concern_filed_by_unit)
+    WHERE voided_at IS NULL;
