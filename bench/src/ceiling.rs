@@ -48,27 +48,38 @@ pub fn measure(
     }
 }
 
-/// `pgbench -n -c<c> -j<min(c,2)> -T<seconds> -f script.sql`.
+/// `pgbench -n -c<c> -j<min(c,2)> -T<seconds> -f bench_raw.sql`.
 pub fn pgbench(
     store: &Fresh,
     shift_id: &str,
     concurrency: usize,
     duration: Duration,
 ) -> Result<Ceiling> {
-    let script = store.dir.join("bench_raw.sql");
-    std::fs::write(
-        &script,
-        format!(
-            "INSERT INTO bench_raw(id, shift_id, body) VALUES (gen_random_uuid()::text, '{shift_id}', repeat('x', 260));\n"
-        ),
-    )?;
+    let script = format!(
+        "INSERT INTO bench_raw(id, shift_id, body) VALUES (gen_random_uuid()::text, '{shift_id}', repeat('x', 260));\n"
+    );
+    pgbench_script(store, "bench_raw.sql", &script, &[], concurrency, duration)
+}
+
+/// Runs a pgbench script (written to the run's folder as `name`) with extra flags.
+pub fn pgbench_script(
+    store: &Fresh,
+    name: &str,
+    script: &str,
+    flags: &[&str],
+    concurrency: usize,
+    duration: Duration,
+) -> Result<Ceiling> {
+    let path = store.dir.join(name);
+    std::fs::write(&path, script)?;
     let output = Command::new("pgbench")
         .arg("-n")
+        .args(flags)
         .arg(format!("-c{concurrency}"))
         .arg(format!("-j{}", concurrency.min(2)))
         .arg(format!("-T{}", duration.as_secs().max(1)))
         .arg("-f")
-        .arg(&script)
+        .arg(&path)
         .arg(&store.url)
         .output()
         .map_err(|e| format!("pgbench: {e}"))?;

@@ -14,6 +14,7 @@ mod logging;
 mod reports;
 mod seed;
 mod server;
+mod statements;
 mod stats;
 mod storm;
 mod sync;
@@ -46,6 +47,8 @@ enum Step {
     Storm,
     /// wrk against pgbench, PostgreSQL only.
     Headline,
+    /// A logged encounter's own statements run by pgbench, PostgreSQL only.
+    Statements,
 }
 
 #[derive(Parser)]
@@ -188,6 +191,16 @@ async fn run(args: &Args) -> Result<Table> {
                 .unwrap_or_else(|e| Row::failed("Headline: wrk against pgbench", &e)),
         );
         memory.push(("after the headline", server.memory()?));
+    }
+    if args.runs(Step::Statements) && args.backend == Backend::Postgres {
+        eprintln!("the database alone");
+        let alone = tokio::task::block_in_place(|| statements::run(&store, &shift_id, duration));
+        rows.extend(alone.unwrap_or_else(|e| {
+            vec![Row::failed(
+                "The database alone: a logged encounter's statements",
+                &e,
+            )]
+        }));
     }
     if args.runs(Step::Push) {
         eprintln!("push and pull");
