@@ -191,6 +191,7 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::NotFound => ApiError::NotFound,
+            StoreError::Busy => ApiError::Busy,
             StoreError::Pool(_)
             | StoreError::Connect(_)
             | StoreError::Contention(_)

@@ -53,6 +53,7 @@ impl AppState {
             .await
             .map_err(ApiError::internal)?
     }
+
     /// Runs a request's write (see [`Database::with_writer`]) off the event loop, inside
     /// the request's span. On SQLite it goes to the writer thread straight from here,
     /// without a blocking-pool thread waiting for it.
@@ -68,7 +69,7 @@ impl AppState {
         writer.submit(f, move |outcome| {
             // The request may have gone (the client left); nobody is left to tell.
             let _ = answer.send(outcome);
-        });
+        })?;
         answered
             .await
             .unwrap_or_else(|_| Err(StoreError::NotCommitted.into()))

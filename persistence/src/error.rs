@@ -41,6 +41,9 @@ pub enum StoreError {
     /// running it again may well succeed.
     #[error("the write's transaction did not commit")]
     NotCommitted,
+    /// Too many writes are waiting for the database already; this one was not started.
+    #[error("too many writes waiting")]
+    Busy,
     #[error("could not start the database writer's thread")]
     Thread(#[source] std::io::Error),
 }

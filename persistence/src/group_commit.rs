@@ -20,6 +20,10 @@ use crate::{DbConnection, StoreError, dialect};
 /// Most requests in one transaction: bounds how long the first waits for the last.
 const MOST_PER_COMMIT: usize = 64;
 
+/// Most writes waiting for the writer. Past it a write is turned away at once (503 with
+/// Retry-After) instead of queueing in memory without bound behind an overloaded disk.
+pub const MOST_WAITING: usize = 1_024;
+
 /// A request's work, run on the writer's connection in the open transaction; it hands
 /// back how to answer the request once the transaction has ended.
 type Job = Box<dyn FnOnce(&mut DbConnection) -> Answer + Send>;
@@ -30,7 +34,7 @@ type Answer = Box<dyn FnOnce(bool) + Send>;
 /// The way to the writer thread. The thread ends when the last clone is dropped.
 #[derive(Clone)]
 pub struct GroupCommit {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::SyncSender<Job>,
 }
 
 impl GroupCommit {
@@ -38,7 +42,7 @@ impl GroupCommit {
     pub(crate) fn start(manager: Manager) -> Result<Self, StoreError> {
         let conn = open_writer(&manager)?;
         let checkpointer = r2d2::ManageConnection::connect(&manager)?;
-        let (jobs, queue) = mpsc::channel();
+        let (jobs, queue) = mpsc::sync_channel(MOST_WAITING);
         let (committed, commits) = mpsc::sync_channel(1);
         std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
@@ -55,8 +59,9 @@ impl GroupCommit {
     /// already: its own `write_transaction` is a savepoint). `answer` is called with the
     /// outcome once that transaction has ended, on the writer's thread: it should only
     /// pass the outcome on. It is dropped uncalled if `f` never ran or panicked, which
-    /// means not committed.
-    pub fn submit<T, E, F, A>(&self, f: F, answer: A)
+    /// means not committed. [`StoreError::Busy`] if [`MOST_WAITING`] writes are waiting
+    /// already (then `answer` is dropped at once).
+    pub fn submit<T, E, F, A>(&self, f: F, answer: A) -> Result<(), StoreError>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
         A: FnOnce(Result<T, E>) + Send + 'static,
@@ -74,8 +79,10 @@ impl GroupCommit {
                 });
             })
         });
-        // If the thread is gone, the job is dropped with the error, and its answer with it.
-        let _ = self.jobs.send(job);
+        self.jobs.try_send(job).map_err(|refused| match refused {
+            mpsc::TrySendError::Full(_) => StoreError::Busy,
+            mpsc::TrySendError::Disconnected(_) => StoreError::NotCommitted,
+        })
     }
 
     /// Runs `f` as [`GroupCommit::submit`] does and waits for the outcome.
@@ -89,7 +96,7 @@ impl GroupCommit {
         self.submit(f, move |outcome| {
             // The caller may have stopped waiting; nobody is left to tell.
             let _ = answer.send(outcome);
-        });
+        })?;
         answered.recv().map_err(|_| StoreError::NotCommitted)?
     }
 }
@@ -98,17 +105,30 @@ impl GroupCommit {
 /// it worked, up to [`MOST_PER_COMMIT`], and commits them together.
 fn write_in_groups(
     manager: &Manager,
-    mut conn: DbConnection,
+    conn: DbConnection,
     queue: &mpsc::Receiver<Job>,
     committed_one: &mpsc::SyncSender<()>,
 ) {
+    let mut writer = Some(conn);
     while let Ok(first) = queue.recv() {
-        let turn = match dialect::begin_write(&mut conn) {
+        // After a group that did not commit the connection was closed (which rolls back
+        // whatever it still held open); a new one starts clean.
+        if writer.is_none() {
+            writer = open_writer(manager)
+                .inspect_err(
+                    |error| tracing::error!(%error, "could not open the writer's connection"),
+                )
+                .ok();
+        }
+        let Some(conn) = writer.as_mut() else {
+            // Dropping the job drops its answer: the request hears "not committed".
+            continue;
+        };
+        let turn = match dialect::begin_write(conn) {
             Ok(turn) => turn,
             Err(error) => {
                 tracing::error!(%error, "could not begin a write transaction");
-                // Dropping the job drops its answer: the request hears "not committed".
-                drop(first);
+                writer = None;
                 continue;
             }
         };
@@ -116,7 +136,7 @@ fn write_in_groups(
         let mut next = Some(first);
         let mut sound = true;
         while let Some(job) = next.take() {
-            match catch_unwind(AssertUnwindSafe(|| job(&mut conn))) {
+            match catch_unwind(AssertUnwindSafe(|| job(conn))) {
                 Ok(answer) => answers.push(answer),
                 Err(_) => {
                     tracing::error!("a write panicked; its transaction is given up");
@@ -129,20 +149,16 @@ fn write_in_groups(
             }
         }
         let committed = sound
-            && dialect::commit_write(&mut conn)
+            && dialect::commit_write(conn)
                 .inspect_err(|error| tracing::error!(%error, "a group of writes did not commit"))
                 .is_ok();
         if committed {
             // The checkpointer is told, unless it has not yet taken the last telling.
             let _ = committed_one.try_send(());
         } else {
-            // Whatever state the connection was left in (a panic half-way through a
-            // savepoint, a failed commit), a new one starts clean; closing the old one
-            // rolls back anything still open. The turn is still ours until then.
-            match open_writer(manager) {
-                Ok(fresh) => conn = fresh,
-                Err(error) => tracing::error!(%error, "could not reopen the writer's connection"),
-            }
+            // Whatever state it was left in (a panic half-way through a savepoint, a failed
+            // commit), the connection is closed while the turn is still ours.
+            writer = None;
         }
         drop(turn);
         for answer in answers {
@@ -177,5 +193,53 @@ fn checkpoint_after_commits(mut conn: DbConnection, commits: &mpsc::Receiver<()>
             tracing::warn!(%error, "checkpoint failed; the next commit tries again");
         }
         std::thread::sleep(CHECKPOINT_PAUSE);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Backend, Database};
+
+    #[test]
+    fn a_full_queue_turns_writes_away_at_once_and_takes_them_again_when_it_drains() {
+        let path = std::env::temp_dir().join(format!("faltlogg-group-{}.db", uuid::Uuid::new_v4()));
+        let database = Database::connect(Backend::Sqlite(path.clone()), 2).unwrap();
+        let writer = database.writer().unwrap();
+        let nothing = |_: &mut DbConnection| Ok::<(), StoreError>(());
+
+        // The writer holds a first write until told, so what follows waits in the queue.
+        let (started, has_started) = mpsc::channel();
+        let (release, released) = mpsc::channel::<()>();
+        let holding = move |_: &mut DbConnection| {
+            started.send(()).unwrap();
+            released.recv().unwrap();
+            Ok::<(), StoreError>(())
+        };
+        writer.submit(holding, |_| {}).unwrap();
+        has_started.recv().unwrap();
+        let (answers, answered) = mpsc::channel();
+        for _ in 0..MOST_WAITING {
+            let answers = answers.clone();
+            writer
+                .submit(nothing, move |outcome| {
+                    answers.send(outcome.is_ok()).unwrap()
+                })
+                .unwrap();
+        }
+        assert!(matches!(
+            writer.submit(nothing, |_| {}),
+            Err(StoreError::Busy)
+        ));
+
+        release.send(()).unwrap();
+        drop(answers);
+        assert_eq!(answered.iter().filter(|&ok| ok).count(), MOST_WAITING);
+        assert!(database.with_writer(nothing).is_ok(), "taken again");
+
+        drop(database);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
     }
 }
