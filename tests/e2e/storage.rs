@@ -510,91 +510,69 @@ fn create_and_hold(
     .unwrap();
 }
 
+/// Runs `second` on a connection of its own once the create of `id` has started and
+/// while it is held uncommitted (see [`create_and_hold`]); its answer.
+fn race_a_held_create<T: Send + 'static>(
+    field: &Field,
+    id: faltlogg_domain::ids::EncounterId,
+    second: impl FnOnce(&mut faltlogg_persistence::DbConnection) -> T + Send + 'static,
+) -> T {
+    let mut first = field.database.get().unwrap();
+    let (started, wait_for_first) = std::sync::mpsc::channel();
+    let database = field.test_db.connect();
+    let second = std::thread::spawn(move || {
+        wait_for_first.recv().unwrap();
+        second(&mut database.get().unwrap())
+    });
+    create_and_hold(&mut first, &field.writer, id, &field.draft, &started);
+    second.join().unwrap()
+}
+
 async fn a_create_that_loses_the_race_for_its_id_is_answered_as_a_retry(db: Db) {
-    let Field {
-        test_db,
-        database,
-        writer,
-        draft,
-    } = field(&db);
+    let field = field(&db);
     use faltlogg_domain::ids::EncounterId;
     use faltlogg_domain::write::Applied;
     use faltlogg_persistence::encounters;
     let id = EncounterId::new_random();
-
-    let mut first = database.get().unwrap();
-    let (started_tx, wait_for_first) = std::sync::mpsc::channel();
-    let second = {
-        let database = test_db.connect();
-        let draft = draft.clone();
-        std::thread::spawn(move || {
-            wait_for_first.recv().unwrap();
-            let mut conn = database.get().unwrap();
-            encounters::put(
-                &mut conn,
-                &writer,
-                id,
-                &draft,
-                None,
-                None,
-                chrono::Utc::now(),
-            )
+    let (writer, draft) = (field.writer, field.draft.clone());
+    let second = race_a_held_create(&field, id, move |conn| {
+        encounters::put(conn, &writer, id, &draft, None, None, chrono::Utc::now())
             .map(|(applied, _)| applied)
             .map_err(|e| e.to_string())
-        })
-    };
-    // The first create stays uncommitted while the second one starts and blocks on it.
-    create_and_hold(&mut first, &writer, id, &draft, &started_tx);
-    assert_eq!(second.join().unwrap(), Ok(Applied::Unchanged));
+    });
+    assert_eq!(second, Ok(Applied::Unchanged));
 }
 
 /// A batch's new encounters are inserted together; when another request created one of
 /// them meanwhile, the batch takes its insert back and answers each item as PUT would.
 async fn a_batch_that_loses_the_race_for_one_id_is_answered_item_by_item(db: Db) {
-    let Field {
-        test_db,
-        database,
-        writer,
-        draft,
-    } = field(&db);
+    let field = field(&db);
     use faltlogg_domain::ids::EncounterId;
     use faltlogg_domain::write::Applied;
     use faltlogg_persistence::encounters::{self, Put};
     let (taken, free) = (EncounterId::new_random(), EncounterId::new_random());
-
-    let mut first = database.get().unwrap();
-    let (started_tx, wait_for_first) = std::sync::mpsc::channel();
-    let second = {
-        let database = test_db.connect();
-        let draft = draft.clone();
-        std::thread::spawn(move || {
-            wait_for_first.recv().unwrap();
-            let mut conn = database.get().unwrap();
-            let puts = [taken, free].map(|id| Put {
-                id,
-                draft: &draft,
-                if_match: None,
-                amendment_reason: None,
-            });
-            dialect::write_transaction(&mut conn, |conn| {
-                encounters::put_many(conn, &writer, &puts, chrono::Utc::now())
-            })
-            .unwrap()
-            .into_iter()
-            .map(|outcome| {
-                outcome
-                    .map(|(applied, _)| applied)
-                    .map_err(|e| e.to_string())
-            })
-            .collect::<Vec<_>>()
+    let (writer, draft) = (field.writer, field.draft.clone());
+    let second = race_a_held_create(&field, taken, move |conn| {
+        let puts = [taken, free].map(|id| Put {
+            id,
+            draft: &draft,
+            if_match: None,
+            amendment_reason: None,
+        });
+        dialect::write_transaction(conn, |conn| {
+            encounters::put_many(conn, &writer, &puts, chrono::Utc::now())
         })
-    };
-    create_and_hold(&mut first, &writer, taken, &draft, &started_tx);
-    assert_eq!(
-        second.join().unwrap(),
-        [Ok(Applied::Unchanged), Ok(Applied::Created)]
-    );
-    let mut conn = database.get().unwrap();
+        .unwrap()
+        .into_iter()
+        .map(|outcome| {
+            outcome
+                .map(|(applied, _)| applied)
+                .map_err(|e| e.to_string())
+        })
+        .collect::<Vec<_>>()
+    });
+    assert_eq!(second, [Ok(Applied::Unchanged), Ok(Applied::Created)]);
+    let mut conn = field.database.get().unwrap();
     for id in [taken, free] {
         assert!(encounters::get(&mut conn, id).unwrap().is_some());
     }
