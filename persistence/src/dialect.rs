@@ -414,3 +414,35 @@ pub fn revert_all_migrations(conn: &mut DbConnection) -> Result<usize, StoreErro
         .map(|versions| versions.len())
         .map_err(|e| StoreError::Migration(e.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The writer that lets go and asks again at once waits behind the one already
+    /// waiting (a mutex would mostly hand it straight back).
+    #[test]
+    fn write_turns_are_taken_in_the_order_asked() {
+        let turns: &'static Turns = Box::leak(Box::new(Turns {
+            tickets: Mutex::new(Tickets {
+                next: 0,
+                serving: 0,
+            }),
+            changed: Condvar::new(),
+        }));
+        let order: &'static Mutex<Vec<&str>> = Box::leak(Box::new(Mutex::new(Vec::new())));
+        let first = turns.take();
+        let waiting = std::thread::spawn(move || {
+            let _turn = turns.take();
+            order.lock().unwrap().push("waiting");
+        });
+        while turns.tickets.lock().unwrap().next < 2 {
+            std::thread::yield_now();
+        }
+        drop(first);
+        let _again = turns.take();
+        order.lock().unwrap().push("again");
+        waiting.join().unwrap();
+        assert_eq!(*order.lock().unwrap(), ["waiting", "again"]);
+    }
+}
