@@ -374,7 +374,11 @@ pub fn backup_into(conn: &mut DbConnection, path: &std::path::Path) -> Result<bo
 /// PostgreSQL (an advisory lock); SQLite's write lock already does.
 pub(crate) fn serialize_on(conn: &mut DbConnection, key: i64) -> Result<(), diesel::result::Error> {
     if let DbConnection::Postgres(inner) = conn {
-        inner.batch_execute(&format!("SELECT pg_advisory_xact_lock({key})"))?;
+        use diesel::ExpressionMethods;
+        let _: bool = diesel::RunQueryDsl::get_result(
+            diesel::select(pg_advisory_xact_lock(key).is_not_null()),
+            inner,
+        )?;
     }
     Ok(())
 }
