@@ -79,9 +79,9 @@ pub(crate) fn outcome_of(error: &ApiError) -> &'static str {
 }
 
 impl AppState {
-    /// Runs a request's database work and writes its audit entry in the same transaction,
-    /// so the entry is durable before the answer leaves and a write is never without its
-    /// entry. `f` may refine the entry (a PUT is a create or an update). A refused attempt
+    /// Runs a request's write and its audit entry in the same transaction, so the entry is
+    /// durable before the answer leaves and a write is never without its entry (reads go
+    /// through [`AppState::audited_read`]). `f` may refine the entry (a PUT is a create or an update). A refused attempt
     /// is recorded with its outcome after the work is rolled back. If the entry cannot be
     /// written, the request fails.
     pub async fn audited<T, F>(&self, entry: Entry, f: F) -> Result<T, ApiError>
@@ -103,6 +103,27 @@ impl AppState {
             result
         })
         .await
+    }
+
+    /// Runs a request's reading of records in one read transaction on a pool connection,
+    /// then writes its audit entry (with the read's outcome): nothing read leaves before
+    /// its entry is durable, and if the entry cannot be written the request fails. The
+    /// read takes no write turn: on SQLite a year's report or a fresh device's pull runs
+    /// beside the phones' writes instead of holding them up on the writer thread.
+    pub async fn audited_read<T, F>(&self, entry: Entry, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+    {
+        let result = self
+            .with_db(move |conn| dialect::read_transaction(conn, f))
+            .await;
+        let mut entry = entry;
+        if let Err(error) = &result {
+            entry.outcome = outcome_of(error).to_owned();
+        }
+        self.record(entry).await?;
+        result
     }
 
     /// Records an entry on its own (an authentication event, a refused access).

@@ -101,6 +101,11 @@ impl Args {
         self.only.is_empty() || self.only.contains(&step)
     }
 
+    /// How long each timed load step runs.
+    fn duration(&self) -> Duration {
+        Duration::from_secs(self.duration.max(1))
+    }
+
     fn server_path(&self) -> PathBuf {
         self.server.clone().unwrap_or_else(|| {
             let target = std::env::var_os("CARGO_TARGET_DIR")
@@ -144,7 +149,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: &Args) -> Result<Table> {
-    let duration = Duration::from_secs(args.duration.max(1));
+    let duration = args.duration();
     let store = Fresh::create(args.backend, &args.postgres_url, args.keep)?;
     let binary = Binary::new(&args.server_path(), &store, &args.server_env)?;
     eprintln!(
@@ -300,7 +305,9 @@ async fn reports_step(
     eprintln!("  seeded in {:.1} s", seeded.took.as_secs_f64());
     let api = Api::new(&server.base_url)?;
     let token = api.login(COORDINATOR, "bench coordinator").await?;
-    let rows = reports::run(&api, args.backend, &token, &seeded).await;
+    let mut rows = reports::run(&api, args.backend, &token, &seeded).await;
+    let logger = api.login(LOGGER, "bench logger meanwhile").await?;
+    rows.push(reports::logging_meanwhile(&api, &token, &logger, &seeded, args.duration()).await);
     Ok((rows, seeded, server.memory()?))
 }
 

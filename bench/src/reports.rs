@@ -12,6 +12,7 @@ use crate::seed::Seeded;
 use crate::stats::{Latencies, ms, opt_ms, thousands};
 use crate::table::Row;
 use crate::{Error, Result};
+use crate::{load, logging};
 
 pub const RUNS: usize = 5;
 
@@ -53,6 +54,50 @@ pub async fn run(api: &Api, backend: Backend, token: &str, seeded: &Seeded) -> V
         rows.push(row);
     }
     rows
+}
+
+/// Phones logging at concurrency 16 while a coordinator runs the year's cooperation
+/// report back to back: a report reads beside the writes, so logging should keep its
+/// pace (on SQLite a report once held the one writer for its whole run).
+pub async fn logging_meanwhile(
+    api: &Api,
+    coordinator: &str,
+    logger: &str,
+    seeded: &Seeded,
+    duration: Duration,
+) -> Row {
+    let measure = "Logging at concurrency 16 while the cooperation report runs back to back";
+    let measured = async {
+        let shift_id = api.open_shift(logger, "raid", &["mika"]).await?;
+        let request = logging::encounter_request(api, logger, &shift_id)?;
+        let url = api.url(&format!(
+            "{}?from={}&to={}",
+            REPORTS[0].1, seeded.from, seeded.to
+        ));
+        let reporting = {
+            let (api, token) = (api.clone(), coordinator.to_owned());
+            let until = Instant::now() + duration;
+            tokio::spawn(async move {
+                let mut runs = Vec::new();
+                while Instant::now() < until {
+                    runs.push(fetch(&api, &token, &url).await?.0);
+                }
+                Ok::<_, Error>(Latencies::new(runs))
+            })
+        };
+        let outcome = load::closed_loop(16, duration, 201, request).await?;
+        let reports = reporting.await??;
+        Ok::<_, Error>(format!(
+            "{} · {} reports meanwhile, median {}",
+            logging::describe(&outcome),
+            reports.len(),
+            opt_ms(reports.median())
+        ))
+    };
+    match measured.await {
+        Ok(result) => Row::new(measure, result),
+        Err(error) => Row::failed(measure, &error),
+    }
 }
 
 async fn one(api: &Api, token: &str, path: &str, seeded: &Seeded) -> Result<(Latencies, u64)> {

@@ -3,6 +3,7 @@
 
 use std::sync::{Condvar, Mutex, PoisonError};
 
+use diesel::Connection;
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
@@ -177,6 +178,25 @@ where
     } else {
         write_transaction(conn, f)
     }
+}
+
+/// Runs `f` in a transaction that only reads, all of it on one snapshot: a report's
+/// queries or a pull's pages agree with each other. SQLite's deferred `BEGIN` reads one
+/// WAL snapshot from its first read on, beside the writer rather than behind it;
+/// PostgreSQL's transaction is made `REPEATABLE READ, READ ONLY` (it cannot write, and a
+/// read-only one is never refused for serialization).
+pub fn read_transaction<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error> + From<StoreError>,
+{
+    conn.transaction(|conn| {
+        for_postgres(
+            conn,
+            "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+        )?;
+        f(conn)
+    })
 }
 
 /// Runs one statement on the backend's own connection, for what diesel's `MultiConnection`

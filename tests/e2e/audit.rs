@@ -15,6 +15,7 @@ use crate::sync::{item, push};
 
 on_both_backends!(
     reads_and_writes_are_audited_without_the_records_content,
+    a_read_whose_audit_entry_cannot_be_written_shows_nothing,
     only_auditors_read_the_audit_log_and_refusals_are_audited,
     authentication_events_are_audited,
     the_audit_log_is_append_only_and_its_chain_verifies,
@@ -175,6 +176,55 @@ async fn reads_and_writes_are_audited_without_the_records_content(db: Db) {
         assert_problem(bad, 422).await["errors"][0]["field"],
         "action"
     );
+}
+
+/// A read's entry is written after the read and before the answer: when the database
+/// refuses it, the reader gets an error and nothing of the records.
+async fn a_read_whose_audit_entry_cannot_be_written_shows_nothing(db: Db) {
+    let app = TestApp::spawn(&db).await;
+    let mika = app
+        .token_for("mika1", Role::OutreachWorker, Some(Unit::Mika))
+        .await;
+    let shift = open_shift(&app, &mika, &shift_body("raid", &["mika"])).await;
+    let mut body = adult(&shift, "selling");
+    body["pseudonym"] = json!("P-77");
+    let id = log(&app, &mika, &body).await;
+    let database = app.db.connect();
+    let mut conn = database.get().unwrap();
+    let (refuse, allow) = match db {
+        Db::Sqlite => (
+            "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log \
+             BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+            "DROP TRIGGER refuse_audit;",
+        ),
+        Db::Postgres(_) => (
+            "CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql \
+             AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$; \
+             CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log \
+             FOR EACH ROW EXECUTE FUNCTION refuse_audit();",
+            "DROP TRIGGER refuse_audit ON audit_log;",
+        ),
+    };
+    let reads = [
+        format!("/api/v1/encounters/{id}"),
+        format!("/api/v1/shifts/{shift}/encounters"),
+        "/api/v1/sync/pull".to_owned(),
+        "/api/v1/reports/cooperation?from=2026-01-01&to=2026-12-31".to_owned(),
+    ];
+    conn.batch_execute(refuse).unwrap();
+    for path in &reads {
+        let answer = app.get_as(path, &mika).await;
+        assert_eq!(answer.status(), 500, "{path}");
+        let text = answer.text().await.unwrap();
+        assert!(
+            !text.contains(&id) && !text.contains("P-77"),
+            "{path}: {text}"
+        );
+    }
+    conn.batch_execute(allow).unwrap();
+    for path in &reads {
+        app.get_ok(path, &mika).await;
+    }
 }
 
 async fn only_auditors_read_the_audit_log_and_refusals_are_audited(db: Db) {

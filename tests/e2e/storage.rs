@@ -14,6 +14,7 @@ on_both_backends!(
     concurrent_starts_migrate_once,
     reference_data_is_seeded_as_the_design_lists_it,
     a_failed_write_transaction_leaves_nothing,
+    a_read_sees_one_snapshot_and_does_not_wait_for_a_write,
     writes_through_the_writer_each_commit_or_fail_alone,
     a_write_whose_transaction_does_not_commit_is_answered_so_and_leaves_nothing,
     a_write_that_panics_does_not_stop_the_writes_after_it,
@@ -186,20 +187,52 @@ async fn a_failed_write_transaction_leaves_nothing(db: Db) {
     assert_eq!(botkyrka_now(&mut conn).connections.len(), 2);
 }
 
-/// Botkyrka's committed connection periods, by their first day, as a connection of its
-/// own sees them.
-fn botkyrka_since(test_db: &TestDb) -> Vec<NaiveDate> {
+/// A read (a report, a pull, a record read) sees one snapshot from its first query on,
+/// and a write that begins, holds the write turn and commits meanwhile neither waits for
+/// it nor shows in it. On PostgreSQL the read cannot write.
+async fn a_read_sees_one_snapshot_and_does_not_wait_for_a_write(db: Db) {
+    let test_db = TestDb::create(&db);
+    let database = test_db.connect();
+    database.migrate().unwrap();
+    let mut reader = database.get().unwrap();
+    let mut other = database.get().unwrap();
+    let (before, after) = dialect::read_transaction(&mut reader, |conn| {
+        let before = botkyrka_seen(conn)?;
+        connect_botkyrka(&mut other, day("2025-03-01"))?;
+        Ok::<_, StoreError>((before, botkyrka_seen(conn)?))
+    })
+    .unwrap();
+    assert_eq!((before, after), (vec![], vec![]), "one snapshot");
+    assert_eq!(botkyrka_since(&test_db), [day("2025-03-01")], "committed");
+
+    let wrote = dialect::read_transaction(&mut reader, |conn| {
+        connect_botkyrka(conn, day("2026-01-01"))
+    });
+    if let Db::Postgres(_) = db {
+        assert!(wrote.is_err(), "a read-only transaction wrote");
+        assert_eq!(botkyrka_since(&test_db), [day("2025-03-01")]);
+    }
+}
+
+/// Botkyrka's connection periods, by their first day, as `conn` sees them.
+fn botkyrka_seen(
+    conn: &mut faltlogg_persistence::DbConnection,
+) -> Result<Vec<NaiveDate>, StoreError> {
     let botkyrka: MunicipalityCode = "0127".parse().unwrap();
-    let mut conn = test_db.connect().get().unwrap();
-    reference::municipalities(&mut conn)
-        .unwrap()
+    Ok(reference::municipalities(conn)?
         .into_iter()
         .find(|m| m.code == botkyrka)
         .unwrap()
         .connections
         .iter()
         .map(|c| c.since())
-        .collect()
+        .collect())
+}
+
+/// Botkyrka's committed connection periods, by their first day, as a connection of its
+/// own sees them.
+fn botkyrka_since(test_db: &TestDb) -> Vec<NaiveDate> {
+    botkyrka_seen(&mut test_db.connect().get().unwrap()).unwrap()
 }
 
 /// Records that Botkyrka was connected from `since`, in a write transaction of its own.

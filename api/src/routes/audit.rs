@@ -159,7 +159,7 @@ pub async fn list(
     let (filter, cursor, limit) = parse(&query)?;
     let entry = auth.actor.entry(Action::List, "audit", None);
     let found = state
-        .audited(entry, move |conn, _| {
+        .audited_read(entry, move |conn| {
             Ok(audit::list(conn, &filter, cursor, limit + 1)?)
         })
         .await?;

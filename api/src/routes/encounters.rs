@@ -444,7 +444,7 @@ pub async fn get_encounter(
         .actor
         .entry(Action::Read, "encounter", Some(id.to_string()));
     let encounter = state
-        .audited(entry, move |conn, _| {
+        .audited_read(entry, move |conn| {
             Ok(encounters::get_of_unit(conn, unit, id)?)
         })
         .await?;
@@ -489,7 +489,7 @@ pub async fn list_encounters(
         .actor
         .entry(Action::List, "shift", Some(shift.to_string()));
     let found = state
-        .audited(entry, move |conn, _| {
+        .audited_read(entry, move |conn| {
             shifts::get_in(conn, ShiftScope::Unit(unit), shift)?;
             Ok(encounters::list_in_shift(
                 conn,

@@ -179,10 +179,10 @@ pub async fn cooperation(
     let bounds = period.utc_bounds();
     let (kinds, encounters, pseudonyms) = state
         .expensive(
-            state.audited(
+            state.audited_read(
                 auth.actor
                     .entry(Action::Export, "report", Some("cooperation".into())),
-                move |conn, _| {
+                move |conn| {
                     reports::begin_report(conn)?;
                     Ok((
                         reports::shifts_with_police(conn, bounds, units)?,
@@ -289,10 +289,10 @@ pub async fn sugar_dating(
     let bounds = period.utc_bounds();
     let (contacts, referred) = state
         .expensive(
-            state.audited(
+            state.audited_read(
                 auth.actor
                     .entry(Action::Export, "report", Some("sugar-dating".into())),
-                move |conn, _| {
+                move |conn| {
                     reports::begin_report(conn)?;
                     Ok((
                         reports::sugar_dating_contacts(conn, bounds, units)?,
@@ -425,10 +425,10 @@ pub async fn municipalities(
     let (from, to) = (period.from(), period.to());
     let (all, by_home, notices) = state
         .expensive(
-            state.audited(
+            state.audited_read(
                 auth.actor
                     .entry(Action::Export, "report", Some("municipalities".into())),
-                move |conn, _| {
+                move |conn| {
                     reports::begin_report(conn)?;
                     Ok((
                         reference::municipalities(conn)?,

@@ -599,7 +599,7 @@ pub async fn pull(
     let pulled_at = now();
     let entry = auth.actor.entry(Action::List, "feed", None);
     let (page, reference_data) = state
-        .audited(entry, move |conn, _| {
+        .audited_read(entry, move |conn| {
             let position = cursor.as_ref().map(|c| c.position).unwrap_or_default();
             let mut changes = match &cursor {
                 Some(previous) => {
