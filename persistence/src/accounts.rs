@@ -280,6 +280,23 @@ pub fn revoke_session(
     Ok(changed > 0)
 }
 
+/// Revokes every live session of a user (a new password set for them); how many.
+pub fn revoke_sessions_of(
+    conn: &mut DbConnection,
+    user_id: UserId,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    Ok(diesel::update(sessions::table)
+        .filter(sessions::user_id.eq(user_id.to_string()))
+        .filter(sessions::revoked_at.is_null())
+        .set((
+            sessions::revoked_at.eq(now.naive_utc()),
+            sessions::revoked_reason.eq(reason),
+        ))
+        .execute(conn)?)
+}
+
 pub fn list_sessions(
     conn: &mut DbConnection,
     user_id: Option<UserId>,

@@ -542,8 +542,16 @@ async fn admins_create_and_change_users_by_the_rules(db: Db) {
     );
     assert_problem(liaison_with_unit.await.unwrap(), 422).await;
 
-    // A new password takes effect; the old one stops working.
+    // A new password takes effect; the old one stops working, and so does every session
+    // signed in with it.
     let id = lisa["id"].as_str().unwrap();
+    let signed_in = app.login("lisa").await;
+    assert_eq!(
+        app.get_as("/api/v1/me", &signed_in.access_token)
+            .await
+            .status(),
+        200
+    );
     let patch = |body: Value| {
         app.client
             .patch(app.url(&format!("/api/v1/admin/users/{id}")))
@@ -559,6 +567,8 @@ async fn admins_create_and_change_users_by_the_rules(db: Db) {
         200
     );
     assert_problem(app.login_response("lisa", PASSWORD).await, 401).await;
+    assert_problem(app.get_as("/api/v1/me", &signed_in.access_token).await, 401).await;
+    assert_problem(refresh(&app, &signed_in.refresh_token).await, 401).await;
     assert_eq!(
         app.login_response("lisa", "ett helt nytt lösenord")
             .await
@@ -583,6 +593,35 @@ async fn admins_create_and_change_users_by_the_rules(db: Db) {
         .await
         .unwrap();
     assert_problem(missing, 404).await;
+
+    // Who created and changed the account is in the audit log.
+    app.add_user("granskare", Role::Auditor, None);
+    let auditor = app.login("granskare").await;
+    let log = app
+        .get_ok(&format!("/api/v1/audit?record={id}"), &auditor.access_token)
+        .await;
+    let found: Vec<(&str, &str, &str)> = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "create" || e["action"] == "update")
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap(),
+                e["username"].as_str().unwrap(),
+                e["outcome"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    // Newest first: the role, the new password, the account.
+    assert_eq!(
+        found,
+        [
+            ("update", "admin", "ok"),
+            ("update", "admin", "ok"),
+            ("create", "admin", "ok"),
+        ]
+    );
 }
 
 async fn nothing_secret_reaches_the_log(db: Db) {

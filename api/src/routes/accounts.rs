@@ -4,6 +4,7 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use faltlogg_domain::account::{Assignment, NewPassword, Role, Username};
+use faltlogg_domain::audit::Action;
 use faltlogg_domain::ids::{SessionId, UserId};
 use faltlogg_domain::unit::Unit;
 use faltlogg_domain::{FieldError, ValidationErrors};
@@ -152,11 +153,7 @@ async fn revoke(
     id: SessionId,
     owner: Option<UserId>,
 ) -> Result<HttpResponse, ApiError> {
-    let entry = actor.entry(
-        faltlogg_domain::audit::Action::Revoke,
-        "session",
-        Some(id.to_string()),
-    );
+    let entry = actor.entry(Action::Revoke, "session", Some(id.to_string()));
     state
         .audited(entry, move |conn, _| {
             if accounts::revoke_session(conn, id, owner, "revoked", Utc::now())? {
@@ -225,7 +222,7 @@ async fn hash_password(state: &AppState, raw: String) -> Result<String, ApiError
     ))]
 pub async fn create_user(
     state: web::Data<AppState>,
-    _auth: Auth<Admins>,
+    auth: Auth<Admins>,
     body: Result<Json<NewUserRequest>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
     let Json(body) = body?;
@@ -245,13 +242,18 @@ pub async fn create_user(
         return Err(ValidationErrors(errors).into());
     };
     let hash = hash_password(&state, body.password).await?;
+    let entry = auth.actor.entry(Action::Create, "user", None);
     let user = state
-        .with_writer(move |conn| {
+        .audited(entry, move |conn, entry| {
             match accounts::insert_user(conn, &username, assignment, &hash, Utc::now()) {
                 Err(StoreError::Duplicate) => {
                     Err(ApiError::Conflict("That username is taken.".into()))
                 }
-                other => Ok(other?),
+                other => {
+                    let user = other?;
+                    entry.record_id = Some(user.id.to_string());
+                    Ok(user)
+                }
             }
         })
         .await?;
@@ -276,7 +278,8 @@ pub async fn list_users(
 }
 
 /// Change an account's role and unit, disable or enable it, or set a new password.
-/// Disabling refuses the account's tokens from the next request on.
+/// Disabling refuses the account's tokens from the next request on; a new password revokes
+/// every session the account has.
 #[utoipa::path(patch, path = "/api/v1/admin/users/{id}", tag = "admin", security(("bearer" = ["admin"])),
     params(("id" = uuid::Uuid, Path, description = "User id")),
     request_body = UserPatch,
@@ -290,7 +293,7 @@ pub async fn list_users(
     ))]
 pub async fn update_user(
     state: web::Data<AppState>,
-    _auth: Auth<Admins>,
+    auth: Auth<Admins>,
     path: web::Path<String>,
     body: Result<Json<UserPatch>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
@@ -301,8 +304,11 @@ pub async fn update_user(
         None => None,
     };
     let (role, unit, disabled) = (body.role, body.unit, body.disabled);
+    let entry = auth
+        .actor
+        .entry(Action::Update, "user", Some(id.to_string()));
     let user = state
-        .with_writer(move |conn| {
+        .audited(entry, move |conn, _| {
             let current = accounts::get_user(conn, id)?;
             let assignment = match (role, unit) {
                 (None, None) => None,
@@ -314,12 +320,20 @@ pub async fn update_user(
             }
             .transpose()
             .map_err(ValidationErrors::from)?;
+            let now = Utc::now();
+            // A password is set for someone when the old one may be known to another:
+            // whoever signed in with it is signed out.
+            let new_password = password_hash.is_some();
             let changes = UserChanges {
                 assignment,
                 disabled,
                 password_hash,
             };
-            Ok(accounts::update_user(conn, id, changes, Utc::now())?)
+            let user = accounts::update_user(conn, id, changes, now)?;
+            if new_password {
+                accounts::revoke_sessions_of(conn, id, "password_changed", now)?;
+            }
+            Ok(user)
         })
         .await?;
     Ok(HttpResponse::Ok().json(UserView::from(user)))
