@@ -118,7 +118,35 @@ impl AppState {
         let result = self
             .with_db(move |conn| dialect::read_transaction(conn, f))
             .await;
-        let mut entry = entry;
+        self.record_read(entry, result).await
+    }
+
+    /// [`AppState::audited_read`] for a report: it holds one of the expensive-work slots
+    /// (busy: 503 at once) and runs on the low-priority threads, so a year's aggregation
+    /// gives way to the phones' requests and its working memory stays with one thread.
+    pub async fn audited_report<T, F>(&self, entry: Entry, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+    {
+        self.expensive(async {
+            let db = self.db.clone();
+            let result = self
+                .low_priority
+                .run(move || dialect::read_transaction(&mut *db.get()?, f))
+                .await
+                .and_then(|read| read);
+            self.record_read(entry, result).await
+        })
+        .await
+    }
+
+    /// Writes a read's entry with its outcome; the read's answer only if that succeeds.
+    async fn record_read<T>(
+        &self,
+        mut entry: Entry,
+        result: Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
         if let Err(error) = &result {
             entry.outcome = outcome_of(error).to_owned();
         }

@@ -1,4 +1,5 @@
-//! Threads for CPU-heavy work that should give way to requests: password hashing.
+//! Threads for CPU-heavy work that should give way to requests: password hashing and
+//! reports.
 
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
@@ -53,7 +54,7 @@ impl LowPriority {
 
 fn work(queue: &Mutex<Receiver<Job>>) {
     if let Err(error) = rustix::process::nice(NICENESS) {
-        tracing::warn!(%error, "could not lower the priority of password work");
+        tracing::warn!(%error, "could not lower the priority of the low-priority threads");
     }
     loop {
         let next = match queue.lock() {

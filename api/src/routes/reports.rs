@@ -178,19 +178,17 @@ pub async fn cooperation(
     let units = units_of(&auth.principal);
     let bounds = period.utc_bounds();
     let (kinds, encounters, pseudonyms) = state
-        .expensive(
-            state.audited_read(
-                auth.actor
-                    .entry(Action::Export, "report", Some("cooperation".into())),
-                move |conn| {
-                    reports::begin_report(conn)?;
-                    Ok((
-                        reports::shifts_with_police(conn, bounds, units)?,
-                        reports::cooperation_encounters(conn, bounds, units)?,
-                        reports::cooperation_pseudonyms(conn, bounds, units)?,
-                    ))
-                },
-            ),
+        .audited_report(
+            auth.actor
+                .entry(Action::Export, "report", Some("cooperation".into())),
+            move |conn| {
+                reports::begin_report(conn)?;
+                Ok((
+                    reports::shifts_with_police(conn, bounds, units)?,
+                    reports::cooperation_encounters(conn, bounds, units)?,
+                    reports::cooperation_pseudonyms(conn, bounds, units)?,
+                ))
+            },
         )
         .await?;
     let mut by_kind: BTreeMap<&'static str, u64> =
@@ -288,18 +286,16 @@ pub async fn sugar_dating(
     let units = units_of(&auth.principal);
     let bounds = period.utc_bounds();
     let (contacts, referred) = state
-        .expensive(
-            state.audited_read(
-                auth.actor
-                    .entry(Action::Export, "report", Some("sugar-dating".into())),
-                move |conn| {
-                    reports::begin_report(conn)?;
-                    Ok((
-                        reports::sugar_dating_contacts(conn, bounds, units)?,
-                        reports::sugar_dating_referrals(conn, bounds, units)?,
-                    ))
-                },
-            ),
+        .audited_report(
+            auth.actor
+                .entry(Action::Export, "report", Some("sugar-dating".into())),
+            move |conn| {
+                reports::begin_report(conn)?;
+                Ok((
+                    reports::sugar_dating_contacts(conn, bounds, units)?,
+                    reports::sugar_dating_referrals(conn, bounds, units)?,
+                ))
+            },
         )
         .await?;
     let note = retention_note(&state, &period, "the age range");
@@ -424,23 +420,21 @@ pub async fn municipalities(
     let bounds = period.utc_bounds();
     let (from, to) = (period.from(), period.to());
     let (all, by_home, notices) = state
-        .expensive(
-            state.audited_read(
-                auth.actor
-                    .entry(Action::Export, "report", Some("municipalities".into())),
-                move |conn| {
-                    reports::begin_report(conn)?;
-                    Ok((
-                        reference::municipalities(conn)?,
-                        reports::encounters_by_home(conn, bounds, units)?,
-                        if with_notifications {
-                            reports::notifications_by_municipality(conn, from, to)?
-                        } else {
-                            Vec::new()
-                        },
-                    ))
-                },
-            ),
+        .audited_report(
+            auth.actor
+                .entry(Action::Export, "report", Some("municipalities".into())),
+            move |conn| {
+                reports::begin_report(conn)?;
+                Ok((
+                    reference::municipalities(conn)?,
+                    reports::encounters_by_home(conn, bounds, units)?,
+                    if with_notifications {
+                        reports::notifications_by_municipality(conn, from, to)?
+                    } else {
+                        Vec::new()
+                    },
+                ))
+            },
         )
         .await?;
     let rows = all
