@@ -81,9 +81,9 @@ pub(crate) fn outcome_of(error: &ApiError) -> &'static str {
 impl AppState {
     /// Runs a request's write and its audit entry in the same transaction, so the entry is
     /// durable before the answer leaves and a write is never without its entry (reads go
-    /// through [`AppState::audited_read`]). `f` may refine the entry (a PUT is a create or an update). A refused attempt
-    /// is recorded with its outcome after the work is rolled back. If the entry cannot be
-    /// written, the request fails.
+    /// through [`AppState::audited_read`]). `f` may refine the entry (a PUT is a create or
+    /// an update). A refused attempt is recorded with its outcome after the work is rolled
+    /// back. If the entry cannot be written, the request fails.
     pub async fn audited<T, F>(&self, entry: Entry, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
