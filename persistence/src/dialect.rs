@@ -180,21 +180,20 @@ where
     }
 }
 
-/// Runs `f` in a transaction that only reads, all of it on one snapshot: a report's
-/// queries or a pull's pages agree with each other. SQLite's deferred `BEGIN` reads one
-/// WAL snapshot from its first read on, beside the writer rather than behind it;
-/// PostgreSQL's transaction is made `REPEATABLE READ, READ ONLY` (it cannot write, and a
-/// read-only one is never refused for serialization).
+/// Runs `f` in a transaction that only reads. SQLite's deferred `BEGIN` reads one WAL
+/// snapshot from its first read on, beside the writer rather than behind it. PostgreSQL's
+/// transaction is `READ ONLY` at the default level, where each statement sees what has
+/// committed when it starts: the feed's horizon needs that (a change committed after the
+/// horizon was read must be visible to the read that follows; on one snapshot a pull
+/// would pass it for good). A report asks for one snapshot itself
+/// ([`crate::reports::begin_report`]).
 pub fn read_transaction<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
     E: From<diesel::result::Error> + From<StoreError>,
 {
     conn.transaction(|conn| {
-        for_postgres(
-            conn,
-            "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY",
-        )?;
+        for_postgres(conn, "SET TRANSACTION READ ONLY")?;
         f(conn)
     })
 }

@@ -14,7 +14,7 @@ on_both_backends!(
     concurrent_starts_migrate_once,
     reference_data_is_seeded_as_the_design_lists_it,
     a_failed_write_transaction_leaves_nothing,
-    a_read_sees_one_snapshot_and_does_not_wait_for_a_write,
+    a_report_sees_one_snapshot_and_does_not_wait_for_a_write,
     writes_through_the_writer_each_commit_or_fail_alone,
     a_write_whose_transaction_does_not_commit_is_answered_so_and_leaves_nothing,
     a_write_that_panics_does_not_stop_the_writes_after_it,
@@ -187,16 +187,17 @@ async fn a_failed_write_transaction_leaves_nothing(db: Db) {
     assert_eq!(botkyrka_now(&mut conn).connections.len(), 2);
 }
 
-/// A read (a report, a pull, a record read) sees one snapshot from its first query on,
-/// and a write that begins, holds the write turn and commits meanwhile neither waits for
-/// it nor shows in it. On PostgreSQL the read cannot write.
-async fn a_read_sees_one_snapshot_and_does_not_wait_for_a_write(db: Db) {
+/// A report reads one snapshot from its first query on, and a write that begins, holds
+/// the write turn and commits meanwhile neither waits for it nor shows in it. On
+/// PostgreSQL a read cannot write.
+async fn a_report_sees_one_snapshot_and_does_not_wait_for_a_write(db: Db) {
     let test_db = TestDb::create(&db);
     let database = test_db.connect();
     database.migrate().unwrap();
     let mut reader = database.get().unwrap();
     let mut other = database.get().unwrap();
     let (before, after) = dialect::read_transaction(&mut reader, |conn| {
+        faltlogg_persistence::reports::begin_report(conn)?;
         let before = botkyrka_seen(conn)?;
         connect_botkyrka(&mut other, day("2025-03-01"))?;
         Ok::<_, StoreError>((before, botkyrka_seen(conn)?))
