@@ -164,11 +164,12 @@ impl Application {
                     // thread finishes or rolls back there; the answer says to retry.
                     // (An error, not a response: the request cannot be cloned before
                     // routing, and actix answers an error with its `error_response`.)
+                    let request_id = req.extensions().get::<RequestId>().copied();
                     let response = actix_web::dev::Service::call(srv, req);
                     async move {
                         tokio::time::timeout(request_timeout, response)
                             .await
-                            .map_err(|_| ApiError::TimedOut)?
+                            .map_err(|_| TimedOut(request_id))?
                     }
                 })
                 .wrap(Compress::default())
@@ -200,13 +201,7 @@ impl Application {
                                 .observe(&method, &route, status.as_u16(), seconds);
                         }
                         let mut response = result?;
-                        if let Some(id) = request_id
-                            && let Ok(value) = header::HeaderValue::from_str(&id.to_string())
-                        {
-                            response
-                                .headers_mut()
-                                .insert(header::HeaderName::from_static("x-request-id"), value);
-                        }
+                        tag_request_id(response.headers_mut(), request_id);
                         Ok(response)
                     }
                 })
@@ -237,6 +232,33 @@ impl Application {
 
 /// A safety net: an error answered by actix itself (a bad path or query parameter,
 /// say) becomes a problem too, so every error a client sees has one shape.
+/// Every answer names its request, so that a user's report of an error finds its log line.
+fn tag_request_id(headers: &mut header::HeaderMap, id: Option<RequestId>) {
+    if let Some(id) = id
+        && let Ok(value) = header::HeaderValue::from_str(&id.to_string())
+    {
+        headers.insert(header::HeaderName::from_static("x-request-id"), value);
+    }
+}
+
+/// A request that ran out of time: answered as [`ApiError::TimedOut`], and with its id,
+/// which the layer that adds it to every other answer does not see on an error.
+#[derive(Debug, thiserror::Error)]
+#[error("the request ran out of time")]
+struct TimedOut(Option<RequestId>);
+
+impl actix_web::ResponseError for TimedOut {
+    fn status_code(&self) -> actix_web::http::StatusCode {
+        ApiError::TimedOut.status_code()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = ApiError::TimedOut.error_response();
+        tag_request_id(response.headers_mut(), self.0);
+        response
+    }
+}
+
 fn problem_for_any_error<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
     let is_problem = res
         .headers()

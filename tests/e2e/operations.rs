@@ -266,6 +266,10 @@ async fn a_request_that_outlives_the_timeout_is_answered_503(db: Db) {
         "{answer}"
     );
     assert!(answer.contains("application/problem+json"), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("x-request-id: "),
+        "{answer}"
+    );
 
     let health = app.get("/healthz").await;
     assert_eq!(health.status(), 200);
