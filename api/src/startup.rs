@@ -230,8 +230,6 @@ impl Application {
     }
 }
 
-/// A safety net: an error answered by actix itself (a bad path or query parameter,
-/// say) becomes a problem too, so every error a client sees has one shape.
 /// Every answer names its request, so that a user's report of an error finds its log line.
 fn tag_request_id(headers: &mut header::HeaderMap, id: Option<RequestId>) {
     if let Some(id) = id
@@ -259,6 +257,8 @@ impl actix_web::ResponseError for TimedOut {
     }
 }
 
+/// A safety net: an error answered by actix itself (a bad path or query parameter,
+/// say) becomes a problem too, so every error a client sees has one shape.
 fn problem_for_any_error<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
     let is_problem = res
         .headers()

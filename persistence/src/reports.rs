@@ -20,11 +20,11 @@ use crate::{DbConnection, StoreError};
 /// Readies the open transaction for a report's queries. On PostgreSQL they all read one
 /// snapshot (`REPEATABLE READ`), so that a report's figures agree with each other. Its
 /// counts of distinct people sort a year of pseudonyms: with the default 4 MB of
-/// `work_mem` that sort went to disk, so this transaction (only) gets more. And each query is planned for
-/// its own period and units: from its sixth run on a connection PostgreSQL may switch a
-/// prepared statement to a plan for any parameters, which read the whole table for the
-/// cooperation report (578 ms instead of 186 for its first query). Planning takes a
-/// millisecond; the reports run for a hundred or more.
+/// `work_mem` that sort went to disk, so this transaction (only) gets more. And each
+/// query is planned for its own period and units: from its sixth run on a connection
+/// PostgreSQL may switch a prepared statement to a plan for any parameters, which read the
+/// whole table for the cooperation report (578 ms instead of 186 for its first query).
+/// Planning takes a millisecond; the reports run for a hundred or more.
 pub fn begin_report(conn: &mut DbConnection) -> Result<(), StoreError> {
     crate::dialect::for_postgres(
         conn,
