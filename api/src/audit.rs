@@ -63,6 +63,24 @@ pub fn request_id(req: &actix_web::HttpRequest) -> Option<String> {
     req.extensions().get::<RequestId>().map(ToString::to_string)
 }
 
+/// [`AppState::audited`]'s work, on the connection it writes with.
+pub(crate) fn write_audited<T>(
+    conn: &mut DbConnection,
+    mut entry: Entry,
+    f: impl FnOnce(&mut DbConnection, &mut Entry) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    let result = dialect::write_transaction(conn, |conn| {
+        let value = f(conn, &mut entry)?;
+        audit::append(conn, &entry)?;
+        Ok(value)
+    });
+    if let Err(error) = &result {
+        entry.outcome = outcome_of(error).to_owned();
+        audit::append(conn, &entry)?;
+    }
+    result
+}
+
 /// How a refused or failed request ends in the log.
 pub(crate) fn outcome_of(error: &ApiError) -> &'static str {
     match error {
@@ -89,20 +107,8 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&mut DbConnection, &mut Entry) -> Result<T, ApiError> + Send + 'static,
     {
-        self.with_writer(move |conn| {
-            let mut entry = entry;
-            let result = dialect::write_transaction(conn, |conn| {
-                let value = f(conn, &mut entry)?;
-                audit::append(conn, &entry)?;
-                Ok(value)
-            });
-            if let Err(error) = &result {
-                entry.outcome = outcome_of(error).to_owned();
-                audit::append(conn, &entry)?;
-            }
-            result
-        })
-        .await
+        self.with_writer(move |conn| write_audited(conn, entry, f))
+            .await
     }
 
     /// Runs a request's reading of records in one read transaction on a pool connection,

@@ -17,3 +17,4 @@ pub mod schema;
 pub mod startup;
 pub mod table;
 pub mod telemetry;
+pub mod together;

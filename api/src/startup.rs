@@ -27,6 +27,8 @@ pub struct AppState {
     /// Where password hashing runs, one thread per slot.
     pub low_priority: crate::low_priority::LowPriority,
     pub metrics: crate::metrics::Metrics,
+    /// Where encounter PUTs are written, together when they arrive together.
+    pub together: crate::together::Together,
 }
 
 impl AppState {
@@ -92,7 +94,7 @@ pub enum StartupError {
     Keys(#[from] crate::auth::keys::KeyError),
     #[error("metrics")]
     Metrics(#[source] prometheus::Error),
-    #[error("could not start the password threads")]
+    #[error("could not start the password or encounter threads")]
     Threads(#[source] std::io::Error),
 }
 
@@ -133,6 +135,7 @@ impl Application {
         let low_priority = crate::low_priority::LowPriority::start(config.expensive_work_limit)
             .map_err(StartupError::Threads)?;
         let metrics = crate::metrics::Metrics::new().map_err(StartupError::Metrics)?;
+        let together = crate::together::Together::start(&db).map_err(StartupError::Threads)?;
         let state = web::Data::new(AppState {
             db,
             config,
@@ -140,6 +143,7 @@ impl Application {
             expensive,
             low_priority,
             metrics,
+            together,
         });
         let request_timeout = state.config.request_timeout;
         // Database work runs on the workers' blocking threads, each holding a pooled

@@ -347,13 +347,14 @@ pub fn put(
 ) -> Result<(Applied, Encounter), WriteError<Encounter>> {
     draft.check_logged_by(writer.unit)?;
     let write = Put {
+        writer: *writer,
         id,
         draft,
         if_match,
         amendment_reason,
     };
     in_write_transaction(conn, |conn| {
-        let attempt = |conn: &mut DbConnection| put_once(conn, writer, write, now);
+        let attempt = |conn: &mut DbConnection| put_once(conn, write, now);
         match attempt(conn)? {
             Some(done) => Ok(done),
             // Another request created it after this one looked: the second look finds it
@@ -363,9 +364,10 @@ pub fn put(
     })
 }
 
-/// One write of a batch, as its PUT carries it.
+/// One write of a batch, as its PUT carries it, and who writes it.
 #[derive(Debug, Clone, Copy)]
 pub struct Put<'a> {
+    pub writer: Writer,
     pub id: EncounterId,
     pub draft: &'a EncounterDraft,
     pub if_match: Option<i64>,
@@ -377,26 +379,26 @@ pub type PutOutcome = Result<(Applied, Encounter), WriteError<Encounter>>;
 
 /// Applies a run of writes with the outcome [`put`] gives each, in order, in the caller's
 /// write transaction; a storage failure ends the run. New encounters whose id the run
-/// holds once, into shifts of the writer's unit, are written together: a few statements
-/// for the run instead of six for each (a phone back online pushes hundreds). Every other
+/// holds once, into shifts of their writer's unit, are written together: a few statements
+/// for the run instead of six for each (a phone back online pushes hundreds; concurrent
+/// PUTs are written together too). Every other
 /// write (an update, a retry, a refusal, an id given twice) goes through [`put`] in
 /// order; encounters do not depend on each other, so the order between the two kinds
 /// changes no outcome.
 pub fn put_many(
     conn: &mut DbConnection,
-    writer: &Writer,
     puts: &[Put<'_>],
     now: DateTime<Utc>,
 ) -> Result<Vec<PutOutcome>, StoreError> {
     in_write_transaction(conn, |conn| {
-        let mut created = create_together(conn, writer, puts, now)?;
+        let mut created = create_together(conn, puts, now)?;
         let mut outcomes = Vec::with_capacity(puts.len());
         for (i, p) in puts.iter().enumerate() {
             let outcome = match created.remove(&i) {
                 Some(encounter) => Ok((Applied::Created, encounter)),
                 None => put(
                     conn,
-                    writer,
+                    &p.writer,
                     p.id,
                     p.draft,
                     p.if_match,
@@ -417,7 +419,6 @@ pub fn put_many(
 /// Empty when another request created one of them meanwhile (all go one by one then).
 fn create_together(
     conn: &mut DbConnection,
-    writer: &Writer,
     puts: &[Put<'_>],
     now: DateTime<Utc>,
 ) -> Result<HashMap<usize, Encounter>, StoreError> {
@@ -445,7 +446,7 @@ fn create_together(
         .filter(|(_, p)| {
             times_given[&p.id] == 1
                 && !stored.contains(&p.id.to_string())
-                && p.draft.check_logged_by(writer.unit).is_ok()
+                && p.draft.check_logged_by(p.writer.unit).is_ok()
                 && p.draft.check_erasure_kept(None).is_ok()
         })
         .collect();
@@ -461,14 +462,19 @@ fn create_together(
     }
     let shifts: HashMap<ShiftId, Shift> = shifts::get_many(conn, &shift_ids)?
         .into_iter()
-        .filter(|shift| ShiftScope::Unit(writer.unit).admits(shift))
         .map(|shift| (shift.id, shift))
         .collect();
     let together: Vec<(usize, Encounter, &Shift)> = candidates
         .into_iter()
         .filter_map(|(i, p)| {
-            let shift = shifts.get(&p.draft.shift_id())?;
-            Some((i, new_encounter(writer, p.id, p.draft, shift, now), shift))
+            let shift = shifts
+                .get(&p.draft.shift_id())
+                .filter(|shift| ShiftScope::Unit(p.writer.unit).admits(shift))?;
+            Some((
+                i,
+                new_encounter(&p.writer, p.id, p.draft, shift, now),
+                shift,
+            ))
         })
         .collect();
     if together.is_empty() {
@@ -506,16 +512,17 @@ fn create_together(
 /// One attempt at [`put`]; `None` when a create found its id taken.
 fn put_once(
     conn: &mut DbConnection,
-    writer: &Writer,
     write: Put<'_>,
     now: DateTime<Utc>,
 ) -> Result<Option<(Applied, Encounter)>, WriteError<Encounter>> {
     let Put {
+        writer,
         id,
         draft,
         if_match,
         amendment_reason,
     } = write;
+    let writer = &writer;
     let stored = get(conn, id)?;
     draft.check_erasure_kept(stored.as_ref().map(|e| &e.draft))?;
     let (applied, encounter) = match stored {

@@ -28,6 +28,7 @@ on_both_backends!(
     a_closed_shift_is_amended_with_a_reason_that_is_kept,
     encounter_lists_paginate,
     rules_between_fields_and_units_leaving_a_shift,
+    puts_arriving_together_are_each_written_as_their_own,
 );
 
 pub const STARTED: &str = "2026-11-28T20:00:00+01:00";
@@ -985,6 +986,122 @@ async fn racing_creates_of_one_id_end_as_one_create(db: Db) {
         .get_ok(&format!("/api/v1/shifts/{shift}/encounters"), &mika)
         .await;
     assert_eq!(listed["items"].as_array().unwrap().len(), paths.len());
+}
+
+/// Encounter PUTs that arrive at the same moment are written in one transaction (see
+/// `api/src/together.rs`); each must still be checked, answered and audited as its own:
+/// two units' workers, creates beside refusals, and one write the database refuses, which
+/// must not take the others with it.
+async fn puts_arriving_together_are_each_written_as_their_own(db: Db) {
+    use diesel::connection::SimpleConnection;
+
+    let app = TestApp::spawn(&db).await;
+    let mika = app
+        .token_for("mika1", Role::OutreachWorker, Some(Unit::Mika))
+        .await;
+    let kast = app
+        .token_for("kast1", Role::OutreachWorker, Some(Unit::Kast))
+        .await;
+    let auditor = app.token_for("granskare", Role::Auditor, None).await;
+    let mika_shift = open_shift(&app, &mika, &shift_body("raid", &["mika"])).await;
+    let kast_shift = open_shift(&app, &kast, &shift_body("raid", &["kast"])).await;
+    // Ids the database refuses; several, so that some share a group with writes that pass.
+    let refused_by_database = || format!("deadbeef{}", &Uuid::new_v4().to_string()[8..]);
+    let database = app.db.connect();
+    database
+        .get()
+        .unwrap()
+        .batch_execute(match db {
+            Db::Sqlite => {
+                "CREATE TRIGGER refuse_one BEFORE INSERT ON encounters \
+                 WHEN NEW.id LIKE 'deadbeef%' \
+                 BEGIN SELECT RAISE(ABORT, 'refused'); END;"
+            }
+            Db::Postgres(_) => {
+                "CREATE FUNCTION refuse_one() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+                 IF NEW.id LIKE 'deadbeef%' THEN RAISE EXCEPTION 'refused'; END IF; \
+                 RETURN NEW; END $$; \
+                 CREATE TRIGGER refuse_one BEFORE INSERT ON encounters \
+                 FOR EACH ROW EXECUTE FUNCTION refuse_one();"
+            }
+        })
+        .unwrap();
+
+    // (who, token, shift, expected status, id)
+    let mut sends: Vec<(&str, &String, &String, u16, String)> = Vec::new();
+    for _ in 0..4 {
+        for _ in 0..2 {
+            sends.push(("mika", &mika, &mika_shift, 201, Uuid::new_v4().to_string()));
+            sends.push(("kast", &kast, &kast_shift, 201, Uuid::new_v4().to_string()));
+        }
+        // Into the other unit's shift: refused by scope, among creates that pass.
+        sends.push(("mika", &mika, &kast_shift, 422, Uuid::new_v4().to_string()));
+        sends.push(("kast", &kast, &kast_shift, 500, refused_by_database()));
+    }
+    let requests = sends.iter().map(|(_, token, shift, _, id)| {
+        let app = &app;
+        async move {
+            app.put_json(
+                &format!("/api/v1/encounters/{id}"),
+                token,
+                &adult(shift, "selling"),
+                None,
+            )
+            .await
+            .status()
+            .as_u16()
+        }
+    });
+    let statuses = futures_util::future::join_all(requests).await;
+    let expected: Vec<u16> = sends.iter().map(|send| send.3).collect();
+    assert_eq!(statuses, expected);
+
+    for (unit, token, shift, status, id) in &sends {
+        let path = format!("/api/v1/encounters/{id}");
+        if *status == 201 {
+            let stored = app.get_ok(&path, token).await;
+            assert_eq!(
+                (stored["unit"].as_str(), stored["shift_id"].as_str()),
+                (Some(*unit), Some(shift.as_str()))
+            );
+        } else {
+            assert_problem(app.get_as(&path, token).await, 404).await;
+        }
+        let entries = app
+            .get_ok(&format!("/api/v1/audit?record={id}"), &auditor)
+            .await;
+        let written: Vec<(&str, &str, &str)> = entries["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] != "read")
+            .map(|e| {
+                (
+                    e["unit"].as_str().unwrap(),
+                    e["action"].as_str().unwrap(),
+                    e["outcome"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        let expected_entry = match status {
+            201 => (*unit, "create", "ok"),
+            422 => (*unit, "update", "invalid"),
+            _ => (*unit, "update", "failed"),
+        };
+        assert_eq!(written, [expected_entry], "{id}");
+    }
+    let listed = |token: String, shift: String| {
+        let app = &app;
+        async move {
+            app.get_ok(&format!("/api/v1/shifts/{shift}/encounters"), &token)
+                .await["items"]
+                .as_array()
+                .unwrap()
+                .len()
+        }
+    };
+    assert_eq!(listed(mika.clone(), mika_shift.clone()).await, 8);
+    assert_eq!(listed(kast.clone(), kast_shift.clone()).await, 8);
 }
 
 async fn lists_paginate_and_filter(db: Db) {

@@ -588,13 +588,14 @@ async fn a_batch_that_loses_the_race_for_one_id_is_answered_item_by_item(db: Db)
     let (writer, draft) = (field.writer, field.draft.clone());
     let second = race_a_held_create(&field, taken, move |conn| {
         let puts = [taken, free].map(|id| Put {
+            writer,
             id,
             draft: &draft,
             if_match: None,
             amendment_reason: None,
         });
         dialect::write_transaction(conn, |conn| {
-            encounters::put_many(conn, &writer, &puts, chrono::Utc::now())
+            encounters::put_many(conn, &puts, chrono::Utc::now())
         })
         .unwrap()
         .into_iter()

@@ -30,6 +30,7 @@ use crate::pagination::{Page, decode_cursor, encode_cursor, page, parse_limit};
 use crate::records::path_id;
 use crate::records::{if_match, record_response, write_error, writer};
 use crate::startup::AppState;
+use crate::together::EncounterPut;
 
 #[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -397,27 +398,19 @@ pub async fn put_encounter(
         notes_enabled: state.config.notes_enabled,
     };
     let (draft, reason) = body.parse(&context)?;
-    let precondition = if_match(&req);
     // An attempt counts as an update until it turns out to create.
     let entry = auth
         .actor
         .entry(Action::Update, "encounter", Some(id.to_string()));
     let (applied, encounter) = state
-        .audited(entry, move |conn, entry| {
-            let (applied, encounter) = encounters::put(
-                conn,
-                &writer,
-                id,
-                &draft,
-                precondition,
-                reason.as_ref(),
-                context.now,
-            )
-            .map_err(|e| write_error(e, EncounterView::from))?;
-            if applied == Applied::Created {
-                entry.action = Action::Create;
-            }
-            Ok((applied, encounter))
+        .together
+        .put(EncounterPut {
+            writer,
+            id,
+            draft,
+            if_match: if_match(&req),
+            amendment_reason: reason,
+            entry,
         })
         .await?;
     Ok(respond(applied, encounter))

@@ -309,13 +309,14 @@ fn push_encounters(
     let puts: Vec<Put<'_>> = run
         .iter()
         .map(|(i, id, draft, reason)| Put {
+            writer: *writer,
             id: *id,
             draft,
             if_match: items[*i].base_version,
             amendment_reason: reason.as_ref(),
         })
         .collect();
-    let outcomes = encounters::put_many(conn, writer, &puts, context.now)?;
+    let outcomes = encounters::put_many(conn, &puts, context.now)?;
     for ((i, id, _, _), outcome) in run.iter().zip(outcomes) {
         let unit = writer.unit;
         results[*i] = Some(settle(
