@@ -29,6 +29,8 @@ pub struct AppState {
     pub metrics: crate::metrics::Metrics,
     /// Where encounter PUTs are written, together when they arrive together.
     pub together: crate::together::Together,
+    /// Where requests' sessions are looked up, together when they arrive together.
+    pub principals: crate::auth::principals::Principals,
 }
 
 impl AppState {
@@ -94,7 +96,7 @@ pub enum StartupError {
     Keys(#[from] crate::auth::keys::KeyError),
     #[error("metrics")]
     Metrics(#[source] prometheus::Error),
-    #[error("could not start the password or encounter threads")]
+    #[error("could not start the password or batching threads")]
     Threads(#[source] std::io::Error),
 }
 
@@ -136,6 +138,9 @@ impl Application {
             .map_err(StartupError::Threads)?;
         let metrics = crate::metrics::Metrics::new().map_err(StartupError::Metrics)?;
         let together = crate::together::Together::start(&db).map_err(StartupError::Threads)?;
+        let principals =
+            crate::auth::principals::Principals::start(&db, config.session_idle_timeout)
+                .map_err(StartupError::Threads)?;
         let state = web::Data::new(AppState {
             db,
             config,
@@ -144,6 +149,7 @@ impl Application {
             low_priority,
             metrics,
             together,
+            principals,
         });
         let request_timeout = state.config.request_timeout;
         // Database work runs on the workers' blocking threads, each holding a pooled

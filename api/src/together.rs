@@ -1,21 +1,15 @@
-//! Encounter PUTs that arrive together are written together.
+//! Encounter PUTs that arrive together are written together ([`crate::batches`]).
 //!
-//! Alone, a logged encounter is nine statements on PostgreSQL, each a round trip: the
-//! database alone, running them, reaches only 18% of its bare-INSERT rate (BENCHMARKS.md).
-//! When phones log at the same moment, the PUTs waiting are written in one transaction by
-//! [`encounters::put_many`], as a push's items are: the new encounters of all of them in a
-//! few statements, the audit entries in one, one commit. Each request keeps everything of
-//! its own: its writer (scope and rules are checked per request), its outcome, its audit
-//! entry (with that outcome) in the same transaction as its write, and its answer only
-//! after the commit.
-//!
-//! A few lanes take turns: while one writes, the next gathers what arrives meanwhile. If a
-//! group's transaction fails (one request's write refused by the database, a lost
+//! The PUTs waiting are written in one transaction by [`encounters::put_many`], as a
+//! push's items are: the new encounters of all of them in a few statements, the audit
+//! entries in one, one commit. Each request keeps everything of its own: its writer
+//! (scope and rules are checked per request), its outcome, its audit entry (with that
+//! outcome) in the same transaction as its write, and its answer only after the commit.
+//! If a group's transaction fails (one request's write refused by the database, a lost
 //! connection), nothing of it stays, and each of its requests is written alone, as it
 //! would have been without company: one request's failure never becomes another's.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, Mutex, PoisonError, mpsc};
+use std::sync::Arc;
 
 use faltlogg_domain::audit::{Action, Entry};
 use faltlogg_domain::encounter::{Encounter, EncounterDraft};
@@ -25,21 +19,15 @@ use faltlogg_domain::write::Applied;
 use faltlogg_persistence::encounters::{self, Put};
 use faltlogg_persistence::write::Writer;
 use faltlogg_persistence::{Database, DbConnection, StoreError, audit, dialect};
-use tokio::sync::oneshot;
 
 use crate::audit::{outcome_of, write_audited};
+use crate::batches::Batches;
 use crate::error::ApiError;
 use crate::records::write_error;
 use crate::routes::encounters::EncounterView;
 
 /// Most PUTs in one transaction: bounds how long the first waits for the last.
 const MOST_TOGETHER: usize = 64;
-
-/// Most PUTs waiting for a lane; past it a PUT is answered 503 with Retry-After at once.
-const MOST_WAITING: usize = 1_024;
-
-/// Lanes: one writes while the next gathers.
-const LANES: usize = 2;
 
 /// One encounter PUT, parsed, with the audit entry it is recorded under.
 #[derive(Debug, Clone)]
@@ -56,76 +44,35 @@ pub struct EncounterPut {
 /// What a PUT is answered with.
 pub type Written = Result<(Applied, Encounter), ApiError>;
 
-struct Job {
-    put: EncounterPut,
-    answer: oneshot::Sender<Written>,
-}
-
-/// The way to the lanes. They end when the last clone is dropped.
+/// Where encounter PUTs are written.
 #[derive(Clone)]
-pub struct Together {
-    jobs: mpsc::SyncSender<Job>,
-}
+pub struct Together(Batches<EncounterPut, Written>);
 
 impl Together {
     pub fn start(db: &Database) -> std::io::Result<Self> {
-        let (jobs, queue) = mpsc::sync_channel(MOST_WAITING);
-        let queue = Arc::new(Mutex::new(queue));
-        for n in 0..LANES {
-            let (db, queue) = (db.clone(), Arc::clone(&queue));
-            std::thread::Builder::new()
-                .name(format!("encounter-puts-{n}"))
-                .spawn(move || lane(&db, &queue))?;
-        }
-        Ok(Self { jobs })
+        let db = db.clone();
+        Batches::start("encounter-puts", MOST_TOGETHER, move |puts| {
+            write_group(&db, puts)
+        })
+        .map(Self)
     }
 
     /// Writes the PUT, with others waiting at the same moment, and answers it once its
     /// transaction has committed.
     pub async fn put(&self, put: EncounterPut) -> Written {
-        let (answer, answered) = oneshot::channel();
-        self.jobs
-            .try_send(Job { put, answer })
-            .map_err(|refused| match refused {
-                mpsc::TrySendError::Full(_) => StoreError::Busy,
-                mpsc::TrySendError::Disconnected(_) => StoreError::NotCommitted,
-            })?;
-        answered
-            .await
-            .unwrap_or_else(|_| Err(StoreError::NotCommitted.into()))
+        self.0.submit(put).await?
     }
 }
 
-/// A lane: takes the first PUT waiting and every one behind it, up to [`MOST_TOGETHER`],
-/// and writes them. A panic drops the group's answers (its requests hear "not
-/// committed"), and the lane goes on.
-fn lane(db: &Database, queue: &Mutex<mpsc::Receiver<Job>>) {
-    loop {
-        let group = {
-            let queue = queue.lock().unwrap_or_else(PoisonError::into_inner);
-            let Ok(first) = queue.recv() else { return };
-            let mut group = vec![first];
-            group.extend(queue.try_iter().take(MOST_TOGETHER - 1));
-            group
-        };
-        if catch_unwind(AssertUnwindSafe(|| write_group(db, group))).is_err() {
-            tracing::error!(
-                "a group of encounter writes panicked; it is answered as not committed"
-            );
-        }
-    }
-}
-
-fn write_group(db: &Database, mut group: Vec<Job>) {
-    if group.len() == 1
-        && let Some(Job { put, answer }) = group.pop()
-    {
+fn write_group(db: &Database, mut puts: Vec<EncounterPut>) -> Vec<Written> {
+    if puts.len() == 1 {
         // Alone, a PUT takes the shorter way: no savepoint to take back a group's inserts.
-        let _ = answer.send(db.with_writer(move |conn| write_alone(conn, put)));
-        return;
+        return puts
+            .pop()
+            .map(|put| db.with_writer(move |conn| write_alone(conn, put)))
+            .into_iter()
+            .collect();
     }
-    let (puts, answers): (Vec<EncounterPut>, Vec<_>) =
-        group.into_iter().map(|job| (job.put, job.answer)).unzip();
     let puts = Arc::new(puts);
     let together = {
         let puts = Arc::clone(&puts);
@@ -133,20 +80,13 @@ fn write_group(db: &Database, mut group: Vec<Job>) {
             dialect::write_transaction(conn, |conn| write_together(conn, &puts))
         })
     };
-    match together {
-        Ok(written) => {
-            for (answer, written) in answers.into_iter().zip(written) {
-                // The request may have gone (the client left); nobody is left to tell.
-                let _ = answer.send(written);
-            }
-        }
-        Err(error) => {
-            tracing::warn!(%error, size = puts.len(), "a group of encounter writes failed; each is written alone");
-            for (answer, put) in answers.into_iter().zip(puts.iter().cloned()) {
-                let _ = answer.send(db.with_writer(move |conn| write_alone(conn, put)));
-            }
-        }
-    }
+    together.unwrap_or_else(|error| {
+        tracing::warn!(%error, size = puts.len(), "a group of encounter writes failed; each is written alone");
+        puts.iter()
+            .cloned()
+            .map(|put| db.with_writer(move |conn| write_alone(conn, put)))
+            .collect()
+    })
 }
 
 /// The group's writes and audit entries, in the open transaction; a storage failure

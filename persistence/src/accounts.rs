@@ -223,25 +223,46 @@ pub fn live_principal(
     now: DateTime<Utc>,
     idle_since: DateTime<Utc>,
 ) -> Result<Option<Principal>, StoreError> {
-    let row: Option<(String, String, String, Option<String>)> = sessions::table
+    Ok(live_principals(conn, &[session_id], now, idle_since)?.remove(&session_id))
+}
+
+/// [`live_principal`] for many sessions in one query: those found live, by session.
+pub fn live_principals(
+    conn: &mut DbConnection,
+    session_ids: &[SessionId],
+    now: DateTime<Utc>,
+    idle_since: DateTime<Utc>,
+) -> Result<std::collections::HashMap<SessionId, Principal>, StoreError> {
+    let ids: Vec<String> = session_ids.iter().map(ToString::to_string).collect();
+    let rows: Vec<(String, String, String, String, Option<String>)> = sessions::table
         .inner_join(users::table)
-        .filter(sessions::id.eq(session_id.to_string()))
+        .filter(sessions::id.eq_any(&ids))
         .filter(sessions::revoked_at.is_null())
         .filter(sessions::expires_at.gt(now.naive_utc()))
         .filter(sessions::last_used_at.gt(idle_since.naive_utc()))
         .filter(users::disabled.eq(false))
-        .select((users::id, users::username, users::role, users::unit_code))
-        .first(conn)
-        .optional()?;
-    row.map(|(user_id, username, role, unit)| {
-        Ok(Principal {
-            user_id: parse(&user_id)?,
-            username: Username::parse(&username).map_err(corrupt)?,
-            assignment: assignment(&role, unit.as_deref())?,
-            session_id,
+        .select((
+            sessions::id,
+            users::id,
+            users::username,
+            users::role,
+            users::unit_code,
+        ))
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(session_id, user_id, username, role, unit)| {
+            let session_id: SessionId = parse(&session_id)?;
+            Ok((
+                session_id,
+                Principal {
+                    user_id: parse(&user_id)?,
+                    username: Username::parse(&username).map_err(corrupt)?,
+                    assignment: assignment(&role, unit.as_deref())?,
+                    session_id,
+                },
+            ))
         })
-    })
-    .transpose()
+        .collect()
 }
 
 pub fn touch_session(

@@ -4,6 +4,7 @@
 
 pub mod keys;
 pub mod password;
+pub mod principals;
 pub mod tokens;
 
 use std::future::Future;
@@ -13,9 +14,8 @@ use std::pin::Pin;
 
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
-use chrono::Utc;
 use faltlogg_domain::account::Role;
-use faltlogg_persistence::accounts::{self, Principal};
+use faltlogg_persistence::accounts::Principal;
 
 use crate::audit::{Actor, event};
 use crate::error::ApiError;
@@ -101,17 +101,9 @@ impl<P: Policy + 'static> FromRequest for Auth<P> {
                     .await?;
                 return Err(ApiError::Unauthorized);
             };
-            let idle_timeout = state.config.session_idle_timeout;
             let principal = state
-                .with_db(move |conn| {
-                    let now = Utc::now();
-                    Ok(accounts::live_principal(
-                        conn,
-                        claims.sid,
-                        now,
-                        now - idle_timeout,
-                    )?)
-                })
+                .principals
+                .live(claims.sid)
                 .await?
                 .filter(|principal| principal.user_id == claims.sub);
             let Some(principal) = principal else {
