@@ -72,9 +72,15 @@ fn work_in_batches<I, O>(
     work: &impl Fn(Vec<I>) -> Vec<O>,
 ) {
     while let Ok(first) = queue.recv() {
+        // A request that stopped waiting (its client left, or it timed out and was told to
+        // try again) is not done behind its back.
         let (items, answers): (Vec<I>, Vec<oneshot::Sender<O>>) = std::iter::once(first)
             .chain(queue.try_iter().take(most_together.saturating_sub(1)))
+            .filter(|(_, answer)| !answer.is_closed())
             .unzip();
+        if items.is_empty() {
+            continue;
+        }
         match catch_unwind(AssertUnwindSafe(|| work(items))) {
             Ok(outcomes) => {
                 for (answer, outcome) in answers.into_iter().zip(outcomes) {
@@ -124,6 +130,44 @@ mod tests {
         }
         // One alone, then the five that waited, at most three at a time.
         assert_eq!(batches_seen.try_iter().collect::<Vec<_>>(), [1, 3, 2]);
+    }
+
+    #[tokio::test]
+    async fn an_item_whose_requester_stopped_waiting_is_not_done() {
+        let (seen, batches_seen) = std::sync::mpsc::channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let released = std::sync::Mutex::new(released);
+        let echo = Batches::start("test-batches", 8, move |items: Vec<u32>| {
+            if items == [0] {
+                released.lock().unwrap().recv().unwrap();
+            }
+            seen.send(items.clone()).unwrap();
+            items
+        })
+        .unwrap();
+        let first = tokio::spawn({
+            let echo = echo.clone();
+            async move { echo.submit(0).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let gone = tokio::spawn({
+            let echo = echo.clone();
+            async move { echo.submit(1).await }
+        });
+        let waiting = tokio::spawn({
+            let echo = echo.clone();
+            async move { echo.submit(2).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        gone.abort();
+        assert!(gone.await.unwrap_err().is_cancelled());
+        release.send(()).unwrap();
+        assert_eq!(first.await.unwrap().unwrap(), 0);
+        assert_eq!(waiting.await.unwrap().unwrap(), 2);
+        assert_eq!(
+            batches_seen.try_iter().collect::<Vec<_>>(),
+            [vec![0], vec![2]]
+        );
     }
 
     #[tokio::test]

@@ -196,7 +196,8 @@ impl From<StoreError> for ApiError {
             | StoreError::Connect(_)
             | StoreError::Contention(_)
             | StoreError::Unreachable(_)
-            | StoreError::NotCommitted => ApiError::Unavailable(error),
+            | StoreError::NotCommitted
+            | StoreError::BatchOutOfReach => ApiError::Unavailable(error),
             other => ApiError::internal(other),
         }
     }

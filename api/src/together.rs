@@ -9,6 +9,7 @@
 //! connection), nothing of it stays, and each of its requests is written alone, as it
 //! would have been without company: one request's failure never becomes another's.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use faltlogg_domain::audit::{Action, Entry};
@@ -67,11 +68,7 @@ impl Together {
 fn write_group(db: &Database, mut puts: Vec<EncounterPut>) -> Vec<Written> {
     if puts.len() == 1 {
         // Alone, a PUT takes the shorter way: no savepoint to take back a group's inserts.
-        return puts
-            .pop()
-            .map(|put| db.with_writer(move |conn| write_alone(conn, put)))
-            .into_iter()
-            .collect();
+        return puts.pop().map(|put| alone(db, put)).into_iter().collect();
     }
     let puts = Arc::new(puts);
     let together = {
@@ -81,11 +78,30 @@ fn write_group(db: &Database, mut puts: Vec<EncounterPut>) -> Vec<Written> {
         })
     };
     together.unwrap_or_else(|error| {
+        if error.out_of_reach() {
+            tracing::error!(%error, size = puts.len(), "a group of encounter writes could not reach the database");
+            return puts
+                .iter()
+                .map(|_| Err(StoreError::BatchOutOfReach.into()))
+                .collect();
+        }
         tracing::warn!(%error, size = puts.len(), "a group of encounter writes failed; each is written alone");
         puts.iter()
             .cloned()
-            .map(|put| db.with_writer(move |conn| write_alone(conn, put)))
+            .map(|put| alone(db, put))
             .collect()
+    })
+}
+
+/// One PUT written on its own connection turn. A panic in it is its failure alone: the
+/// others of its group keep their answers.
+fn alone(db: &Database, put: EncounterPut) -> Written {
+    catch_unwind(AssertUnwindSafe(|| {
+        db.with_writer(move |conn| write_alone(conn, put))
+    }))
+    .unwrap_or_else(|_| {
+        tracing::error!("an encounter write panicked; it is answered as not committed");
+        Err(StoreError::NotCommitted.into())
     })
 }
 

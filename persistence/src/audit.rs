@@ -169,7 +169,8 @@ fn seal_chunk(conn: &mut DbConnection) -> Result<usize, StoreError> {
 /// `UPDATE` per entry was a statement for every request the API answered, as many as
 /// all of a logged encounter's own once those were written together. (`UPDATE … FROM
 /// VALUES`, which both backends take, names the columns `column1`…; diesel's query
-/// builder has no form of it.)
+/// builder has no form of it. SQLite numbers `$n` parameters in the order they first
+/// appear: they must stay `$1`, `$2`, … in order of the binds.)
 fn record_seals(
     conn: &mut DbConnection,
     seals: &[(i64, String, String)],

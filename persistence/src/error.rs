@@ -44,6 +44,10 @@ pub enum StoreError {
     /// Too many writes are waiting for the database already; this one was not started.
     #[error("too many writes waiting")]
     Busy,
+    /// The database was out of reach for a batch of requests' work this one was part of
+    /// (the cause is logged where it happened): nothing of it was done.
+    #[error("the database was out of reach for this request's batch")]
+    BatchOutOfReach,
     #[error("could not start the database writer's thread")]
     Thread(#[source] std::io::Error),
 }
@@ -58,6 +62,21 @@ const UNREACHABLE_MESSAGES: [&str; 6] = [
     "database is locked",
     "database is busy",
 ];
+
+impl StoreError {
+    /// Whether the database as a whole was out of reach, rather than one statement
+    /// refused: doing a batch's items one by one would only wait as long again for each.
+    pub fn out_of_reach(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Pool(_)
+                | StoreError::Connect(_)
+                | StoreError::Unreachable(_)
+                | StoreError::Busy
+                | StoreError::BatchOutOfReach
+        )
+    }
+}
 
 impl From<diesel::result::Error> for StoreError {
     fn from(error: diesel::result::Error) -> Self {

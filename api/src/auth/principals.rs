@@ -3,8 +3,8 @@
 
 use chrono::Utc;
 use faltlogg_domain::ids::SessionId;
-use faltlogg_persistence::Database;
 use faltlogg_persistence::accounts::{self, Principal};
+use faltlogg_persistence::{Database, StoreError};
 
 use crate::batches::Batches;
 use crate::error::ApiError;
@@ -46,6 +46,13 @@ fn look_up(db: &Database, idle_timeout: std::time::Duration, sessions: &[Session
             .iter()
             .map(|id| Ok(found.get(id).cloned()))
             .collect(),
+        Err(error) if error.out_of_reach() => {
+            tracing::error!(%error, size = sessions.len(), "a batch of session lookups could not reach the database");
+            sessions
+                .iter()
+                .map(|_| Err(StoreError::BatchOutOfReach.into()))
+                .collect()
+        }
         Err(error) => {
             tracing::warn!(%error, size = sessions.len(), "a batch of session lookups failed; each is looked up alone");
             sessions
