@@ -154,54 +154,20 @@ fn seal_chunk(conn: &mut DbConnection) -> Result<usize, StoreError> {
             .order((audit_log::tx.asc(), audit_log::seq.asc()))
             .limit(SEAL_CHUNK)
             .load(conn)?;
-        let mut seals = Vec::with_capacity(rows.len());
+        let sealed = rows.len();
         for row in rows {
             let (seq, entry) = from_row(row)?;
             let hash = entry.chain_hash(seq, &previous);
-            seals.push((seq, std::mem::replace(&mut previous, hash.clone()), hash));
+            diesel::update(audit_log::table.filter(audit_log::seq.eq(seq)))
+                .set((
+                    audit_log::prev_hash.eq(Some(&previous)),
+                    audit_log::hash.eq(Some(&hash)),
+                ))
+                .execute(conn)?;
+            previous = hash;
         }
-        record_seals(conn, &seals)?;
-        Ok(seals.len())
+        Ok(sealed)
     })
-}
-
-/// Writes each entry's link and hash, `(seq, prev_hash, hash)`, in one statement: one
-/// `UPDATE` per entry was a statement for every request the API answered, as many as
-/// all of a logged encounter's own once those were written together. (`UPDATE … FROM
-/// VALUES`, which both backends take, names the columns `column1`…; diesel's query
-/// builder has no form of it. SQLite numbers `$n` parameters in the order they first
-/// appear: they must stay `$1`, `$2`, … in order of the binds.)
-fn record_seals(
-    conn: &mut DbConnection,
-    seals: &[(i64, String, String)],
-) -> Result<(), StoreError> {
-    use diesel::sql_types::{BigInt, Text};
-    if seals.is_empty() {
-        return Ok(());
-    }
-    let values: Vec<String> = (0..seals.len())
-        .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
-        .collect();
-    let mut update = diesel::sql_query(format!(
-        "UPDATE audit_log SET prev_hash = v.column2, hash = v.column3 \
-         FROM (VALUES {}) AS v WHERE audit_log.seq = v.column1",
-        values.join(", ")
-    ))
-    .into_boxed();
-    for (seq, previous, hash) in seals {
-        update = update
-            .bind::<BigInt, _>(*seq)
-            .bind::<Text, _>(previous)
-            .bind::<Text, _>(hash);
-    }
-    let updated = update.execute(conn)?;
-    if updated != seals.len() {
-        return Err(StoreError::Corrupt(format!(
-            "sealed {updated} audit entries of {}",
-            seals.len()
-        )));
-    }
-    Ok(())
 }
 
 /// What `audit verify` found.
