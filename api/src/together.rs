@@ -5,9 +5,11 @@
 //! entries in one, one commit. Each request keeps everything of its own: its writer
 //! (scope and rules are checked per request), its outcome, its audit entry (with that
 //! outcome) in the same transaction as its write, and its answer only after the commit.
-//! If a group's transaction fails (one request's write refused by the database, a lost
-//! connection), nothing of it stays, and each of its requests is written alone, as it
-//! would have been without company: one request's failure never becomes another's.
+//! If a group's transaction fails (one request's write refused by the database), nothing
+//! of it stays, and each of its requests is written alone, as it would have been without
+//! company: one request's failure never becomes another's. If the database as a whole was
+//! out of reach, every request of the group is answered 503 at once: written one by one
+//! they would only wait as long again, each in turn.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
