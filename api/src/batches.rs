@@ -97,20 +97,34 @@ fn work_in_batches<I, O>(
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn items_waiting_together_are_answered_each_with_its_own_outcome() {
+    /// Batches that map each item with `f`, tell `seen` of every batch, and hold the first
+    /// batch (the item 0 alone) until `release` is sent, so that the rest queue behind it.
+    #[allow(clippy::type_complexity)]
+    fn held_at_first(
+        most_together: usize,
+        f: fn(u32) -> u32,
+    ) -> (
+        Batches<u32, u32>,
+        std::sync::mpsc::Receiver<Vec<u32>>,
+        std::sync::mpsc::Sender<()>,
+    ) {
         let (seen, batches_seen) = std::sync::mpsc::channel();
         let (release, released) = std::sync::mpsc::channel::<()>();
         let released = std::sync::Mutex::new(released);
-        let doubling = Batches::start("test-batches", 3, move |items: Vec<u32>| {
-            // The first batch waits until the others are queued behind it.
+        let batches = Batches::start("test-batches", most_together, move |items: Vec<u32>| {
             if items == [0] {
                 released.lock().unwrap().recv().unwrap();
             }
-            seen.send(items.len()).unwrap();
-            items.into_iter().map(|n| n * 2).collect()
+            seen.send(items.clone()).unwrap();
+            items.into_iter().map(f).collect()
         })
         .unwrap();
+        (batches, batches_seen, release)
+    }
+
+    #[tokio::test]
+    async fn items_waiting_together_are_answered_each_with_its_own_outcome() {
+        let (doubling, batches_seen, release) = held_at_first(3, |n| n * 2);
         let first = tokio::spawn({
             let doubling = doubling.clone();
             async move { doubling.submit(0).await }
@@ -129,22 +143,15 @@ mod tests {
             assert_eq!(answer.await.unwrap().unwrap(), n * 2);
         }
         // One alone, then the five that waited, at most three at a time.
-        assert_eq!(batches_seen.try_iter().collect::<Vec<_>>(), [1, 3, 2]);
+        assert_eq!(
+            batches_seen.try_iter().map(|b| b.len()).collect::<Vec<_>>(),
+            [1, 3, 2]
+        );
     }
 
     #[tokio::test]
     async fn an_item_whose_requester_stopped_waiting_is_not_done() {
-        let (seen, batches_seen) = std::sync::mpsc::channel();
-        let (release, released) = std::sync::mpsc::channel::<()>();
-        let released = std::sync::Mutex::new(released);
-        let echo = Batches::start("test-batches", 8, move |items: Vec<u32>| {
-            if items == [0] {
-                released.lock().unwrap().recv().unwrap();
-            }
-            seen.send(items.clone()).unwrap();
-            items
-        })
-        .unwrap();
+        let (echo, batches_seen, release) = held_at_first(8, |n| n);
         let first = tokio::spawn({
             let echo = echo.clone();
             async move { echo.submit(0).await }

@@ -67,10 +67,10 @@ impl Together {
     }
 }
 
-fn write_group(db: &Database, mut puts: Vec<EncounterPut>) -> Vec<Written> {
+fn write_group(db: &Database, puts: Vec<EncounterPut>) -> Vec<Written> {
     if puts.len() == 1 {
         // Alone, a PUT takes the shorter way: no savepoint to take back a group's inserts.
-        return puts.pop().map(|put| alone(db, put)).into_iter().collect();
+        return puts.into_iter().map(|put| alone(db, put)).collect();
     }
     let puts = Arc::new(puts);
     let together = {
