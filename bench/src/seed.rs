@@ -258,7 +258,7 @@ fn statements(
                   WHEN r_home < 850 THEN CASE r_home % 26 {home_case} END \
                   WHEN r_home < 900 THEN 'outside_county' WHEN r_home < 950 THEN 'abroad' \
                   ELSE 'unknown' END AS home, \
-             sh.id AS shift, sh.created_by AS author, {unit} AS unit, \
+             sh.id AS shift, sh.with_police AS police, sh.created_by AS author, {unit} AS unit, \
              {occurred_at} AS occurred \
            FROM g JOIN shifts sh ON sh.id = {shift_id}) \
          INSERT INTO encounters (id, shift_id, unit_code, logged_by, occurred_at, \
@@ -267,7 +267,7 @@ fn statements(
              support_offered, support_response, guardian_contacted_at_sent, \
              guardian_not_contacted_reason, concern_filed_at_sent, concern_municipality, \
              concern_filed_by_unit, notes, late_entry, lacks_safeguarding, voided_at, \
-             voided_by, void_reason, version, created_at, updated_at) \
+             voided_by, void_reason, version, created_at, updated_at, shift_with_police) \
          SELECT {encounter_id}, e.shift, e.unit, e.author, {occurred}, {occurred_sent}, \
              e.role, e.age_group, \
              CASE WHEN e.age_group = 'under_18' THEN 13 + e.r_years % 5 \
@@ -290,7 +290,7 @@ fn statements(
              CASE WHEN e.r_void < 10 THEN e.author ELSE NULL END, \
              CASE WHEN e.r_void < 10 THEN 'Dubblett' ELSE NULL END, \
              CASE WHEN e.r_void < 10 THEN 2 ELSE 1 END, \
-             {occurred}, {occurred} \
+             {occurred}, {occurred}, e.police \
          FROM e",
         series = sql.series(encounters),
         r100 = rand(100),

@@ -67,6 +67,7 @@ struct Row {
     version: i64,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    _shift_with_police: bool,
 }
 
 /// The columns a draft decides; written alike on create and update. `None` is NULL, not
@@ -481,9 +482,10 @@ fn create_together(
         return Ok(HashMap::new());
     }
     let created: Vec<Encounter> = together.iter().map(|(_, e, _)| e.clone()).collect();
+    let rows: Vec<(&Encounter, &Shift)> = together.iter().map(|(_, e, s)| (e, *s)).collect();
     // A savepoint, to take back the others when one id was taken meanwhile.
     let all_new = write_transaction(conn, |conn| {
-        if insert_created(conn, &created)? == created.len() {
+        if insert_created(conn, &rows)? == rows.len() {
             Ok(())
         } else {
             Err(StoreError::Duplicate)
@@ -529,7 +531,7 @@ fn put_once(
         None => {
             let shift = shift_for(conn, writer, draft.shift_id())?;
             let created = new_encounter(writer, id, draft, &shift, now);
-            if insert_created(conn, std::slice::from_ref(&created))? == 0 {
+            if insert_created(conn, &[(&created, &shift)])? == 0 {
                 return Ok(None);
             }
             insert_referrals(conn, std::slice::from_ref(&created))?;
@@ -637,18 +639,25 @@ fn new_encounter(
     }
 }
 
-/// Inserts new encounters in one statement; returns how many were inserted. An id that
-/// is taken is skipped, not a unique violation: on PostgreSQL that would abort the
-/// caller's transaction, and with it a push's other items.
-fn insert_created(conn: &mut DbConnection, created: &[Encounter]) -> Result<usize, StoreError> {
+/// Inserts new encounters, each with the shift it is written into, in one statement;
+/// returns how many were inserted. An id that is taken is skipped, not a unique violation:
+/// on PostgreSQL that would abort the caller's transaction, and with it a push's other
+/// items.
+fn insert_created(
+    conn: &mut DbConnection,
+    created: &[(&Encounter, &Shift)],
+) -> Result<usize, StoreError> {
     if created.is_empty() {
         return Ok(0);
     }
     let rows: Vec<_> = created
         .iter()
-        .map(|e| {
+        .map(|(e, shift)| {
             (
                 values(&e.draft),
+                // The cooperation report's index holds only encounters in shifts with
+                // police; a shift's update copies a changed flag (`shifts::update`).
+                encounters::shift_with_police.eq(shift.draft.with_police()),
                 encounters::id.eq(e.id.to_string()),
                 encounters::unit_code.eq(e.unit.code()),
                 encounters::logged_by.eq(e.logged_by.to_string()),

@@ -91,7 +91,9 @@ pub fn cooperation_encounters(
 ) -> Result<Vec<(PersonRole, AgeGroup, bool, u64)>, StoreError> {
     encounters::table
         .inner_join(shifts::table)
-        .filter(shifts::with_police.eq(true))
+        // The shift's flag as the encounter carries it: the report reads the narrow index
+        // of those encounters (`encounters_report_police`), not the year's.
+        .filter(encounters::shift_with_police)
         .filter(shifts::started_at.ge(start.naive_utc()))
         .filter(shifts::started_at.lt(end.naive_utc()))
         .filter(encounters::occurred_at.ge(start.naive_utc()))
@@ -125,7 +127,9 @@ pub fn cooperation_pseudonyms(
 ) -> Result<Vec<(PersonRole, u64, u64)>, StoreError> {
     encounters::table
         .inner_join(shifts::table)
-        .filter(shifts::with_police.eq(true))
+        // The shift's flag as the encounter carries it: the report reads the narrow index
+        // of those encounters (`encounters_report_police`), not the year's.
+        .filter(encounters::shift_with_police)
         .filter(shifts::started_at.ge(start.naive_utc()))
         .filter(shifts::started_at.lt(end.naive_utc()))
         .filter(encounters::occurred_at.ge(start.naive_utc()))

@@ -165,6 +165,7 @@ diesel::table! {
         version -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        shift_with_police -> Bool,
     }
 }
 

@@ -339,6 +339,14 @@ fn update(
     if changed == 0 {
         return Ok(false);
     }
+    // Each encounter carries its shift's police flag for the cooperation report's index.
+    diesel::update(
+        encounters::table
+            .filter(encounters::shift_id.eq(id.to_string()))
+            .filter(encounters::shift_with_police.ne(draft.with_police())),
+    )
+    .set(encounters::shift_with_police.eq(draft.with_police()))
+    .execute(conn)?;
     diesel::delete(shift_units::table.filter(shift_units::shift_id.eq(id.to_string())))
         .execute(conn)?;
     insert_units(conn, id, draft)?;

@@ -8,13 +8,14 @@ use uuid::Uuid;
 
 use faltlogg_api::table::parse_csv;
 
-use crate::fieldlog::adult;
+use crate::fieldlog::{adult, log};
 use crate::helpers::{Db, TestApp, assert_problem};
 use crate::on_both_backends;
 use crate::sync::{item, push};
 
 on_both_backends!(
     the_cooperation_report_counts_shifts_with_police_and_their_meetings,
+    a_shift_that_turns_out_to_be_with_police_brings_its_meetings_into_the_report,
     the_source_documents_figures_give_its_paragraph,
     the_sugar_dating_report_counts_ungdomsjourens_contacts,
     the_municipalities_report_follows_homes_connections_and_notifications,
@@ -235,6 +236,61 @@ async fn the_cooperation_report_counts_shifts_with_police_and_their_meetings(db:
     assert_eq!(kast_view["shifts_with_police"]["total"], 1);
     assert_eq!(kast_view["selling"]["encounters"], 0);
     assert_eq!(kast_view["buyer"]["encounters"], 2);
+}
+
+/// Each encounter carries its shift's police flag for the report's index: encounters
+/// logged one by one and pushed together both take it, and a shift's correction carries
+/// over to the encounters it already has, both ways.
+async fn a_shift_that_turns_out_to_be_with_police_brings_its_meetings_into_the_report(db: Db) {
+    let app = TestApp::spawn(&db).await;
+    let mika = app
+        .token_for("mika1", Role::OutreachWorker, Some(Unit::Mika))
+        .await;
+    let coordinator = app.token_for("samordnare", Role::Coordinator, None).await;
+    let selling = |report: &Value| report["selling"]["encounters"].clone();
+    let path = format!("/api/v1/reports/cooperation{YEAR}");
+    let report = || app.get_ok(&path, &coordinator);
+
+    let started = "2025-06-01T20:00:00+02:00";
+    let at = "2025-06-01T21:00:00+02:00";
+    let with_police = Uuid::new_v4().to_string();
+    logged(
+        &app,
+        &mika,
+        &with_police,
+        shift_at("street_outreach", true, started, &["mika"]),
+        vec![met(&with_police, "selling", at, json!({}))],
+    )
+    .await;
+    log(&app, &mika, &met(&with_police, "selling", at, json!({}))).await;
+    assert_eq!(selling(&report().await), 2);
+
+    let corrected = Uuid::new_v4().to_string();
+    let body = |police: bool| shift_at("street_outreach", police, started, &["mika"]);
+    logged(
+        &app,
+        &mika,
+        &corrected,
+        body(false),
+        vec![
+            met(&corrected, "selling", at, json!({})),
+            met(&corrected, "selling", at, json!({})),
+        ],
+    )
+    .await;
+    log(&app, &mika, &met(&corrected, "selling", at, json!({}))).await;
+    assert_eq!(selling(&report().await), 2);
+
+    let shift = format!("/api/v1/shifts/{corrected}");
+    let response = app.put_json(&shift, &mika, &body(true), Some(1)).await;
+    assert_eq!(response.status(), 200, "{:?}", response.text().await);
+    let counted = report().await;
+    assert_eq!(selling(&counted), 5);
+    assert_eq!(counted["shifts_with_police"]["total"], 2);
+
+    let response = app.put_json(&shift, &mika, &body(false), Some(2)).await;
+    assert_eq!(response.status(), 200, "{:?}", response.text().await);
+    assert_eq!(selling(&report().await), 2);
 }
 
 async fn the_source_documents_figures_give_its_paragraph(db: Db) {
