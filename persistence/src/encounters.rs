@@ -1,7 +1,7 @@
 //! Encounters: the one write path for each change of an encounter (create, update,
 //! amendment, void), with its municipality notification in the same transaction.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -417,7 +417,11 @@ pub fn put_many(
 }
 
 /// The creates of a run that can be written together, written: by their place in the run.
-/// Empty when another request created one of them meanwhile (all go one by one then).
+/// Whether an id is new is the insert's to say: an id stored already (an update, a retry)
+/// or created by another request meanwhile is left out by it, and goes through [`put`]
+/// with the rest of the run. (A query for the stored ids first was a statement more, and
+/// in a young database, whose statistics still say "small table", its cached plan read
+/// the whole table for every group.)
 fn create_together(
     conn: &mut DbConnection,
     puts: &[Put<'_>],
@@ -427,26 +431,11 @@ fn create_together(
     for p in puts {
         *times_given.entry(p.id).or_default() += 1;
     }
-    let once: Vec<String> = puts
-        .iter()
-        .filter(|p| times_given[&p.id] == 1)
-        .map(|p| p.id.to_string())
-        .collect();
-    if once.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let stored: std::collections::HashSet<String> = encounters::table
-        .filter(encounters::id.eq_any(&once))
-        .select(encounters::id)
-        .load::<String>(conn)?
-        .into_iter()
-        .collect();
     let candidates: Vec<(usize, &Put<'_>)> = puts
         .iter()
         .enumerate()
         .filter(|(_, p)| {
             times_given[&p.id] == 1
-                && !stored.contains(&p.id.to_string())
                 && p.draft.check_logged_by(p.writer.unit).is_ok()
                 && p.draft.check_erasure_kept(None).is_ok()
         })
@@ -478,24 +467,16 @@ fn create_together(
             ))
         })
         .collect();
+    let rows: Vec<(&Encounter, &Shift)> = together.iter().map(|(_, e, s)| (e, *s)).collect();
+    let inserted = insert_created(conn, &rows)?;
+    let together: Vec<(usize, Encounter, &Shift)> = together
+        .into_iter()
+        .filter(|(_, e, _)| inserted.contains(&e.id.to_string()))
+        .collect();
     if together.is_empty() {
         return Ok(HashMap::new());
     }
     let created: Vec<Encounter> = together.iter().map(|(_, e, _)| e.clone()).collect();
-    let rows: Vec<(&Encounter, &Shift)> = together.iter().map(|(_, e, s)| (e, *s)).collect();
-    // A savepoint, to take back the others when one id was taken meanwhile.
-    let all_new = write_transaction(conn, |conn| {
-        if insert_created(conn, &rows)? == rows.len() {
-            Ok(())
-        } else {
-            Err(StoreError::Duplicate)
-        }
-    });
-    match all_new {
-        Ok(()) => {}
-        Err(StoreError::Duplicate) => return Ok(HashMap::new()),
-        Err(error) => return Err(error),
-    }
     insert_referrals(conn, &created)?;
     for (_, encounter, shift) in &together {
         follow_with_notification(
@@ -531,7 +512,7 @@ fn put_once(
         None => {
             let shift = shift_for(conn, writer, draft.shift_id())?;
             let created = new_encounter(writer, id, draft, &shift, now);
-            if insert_created(conn, &[(&created, &shift)])? == 0 {
+            if insert_created(conn, &[(&created, &shift)])?.is_empty() {
                 return Ok(None);
             }
             insert_referrals(conn, std::slice::from_ref(&created))?;
@@ -640,15 +621,14 @@ fn new_encounter(
 }
 
 /// Inserts new encounters, each with the shift it is written into, in one statement;
-/// returns how many were inserted. An id that is taken is skipped, not a unique violation:
-/// on PostgreSQL that would abort the caller's transaction, and with it a push's other
-/// items.
+/// returns the ids inserted. An id that is taken is skipped, not a unique violation: on
+/// PostgreSQL that would abort the caller's transaction, and with it a push's other items.
 fn insert_created(
     conn: &mut DbConnection,
     created: &[(&Encounter, &Shift)],
-) -> Result<usize, StoreError> {
+) -> Result<HashSet<String>, StoreError> {
     if created.is_empty() {
-        return Ok(0);
+        return Ok(HashSet::new());
     }
     let rows: Vec<_> = created
         .iter()
@@ -674,25 +654,31 @@ fn insert_created(
             [row] => diesel::insert_into(encounters::table)
                 .values(row)
                 .on_conflict_do_nothing()
-                .execute(pg)?,
+                .returning(encounters::id)
+                .get_results::<String>(pg)?,
             _ => diesel::insert_into(encounters::table)
                 .values(&rows)
                 .on_conflict_do_nothing()
-                .execute(pg)?,
+                .returning(encounters::id)
+                .get_results::<String>(pg)?,
         },
         // Diesel takes ON CONFLICT with one row only on SQLite: a statement each, in-process.
         DbConnection::Sqlite(sqlite) => {
-            let mut inserted = 0;
-            for row in &rows {
-                inserted += diesel::insert_into(encounters::table)
+            let mut inserted = Vec::with_capacity(rows.len());
+            for (row, (e, _)) in rows.iter().zip(created) {
+                if diesel::insert_into(encounters::table)
                     .values(row)
                     .on_conflict_do_nothing()
-                    .execute(sqlite)?;
+                    .execute(sqlite)?
+                    == 1
+                {
+                    inserted.push(e.id.to_string());
+                }
             }
             inserted
         }
     };
-    Ok(inserted)
+    Ok(inserted.into_iter().collect())
 }
 
 /// The referrals of encounters just written (none stored for them), in one statement.
