@@ -132,36 +132,33 @@ fn hydrate_with_units(
         .collect()
 }
 
-/// The shifts with these ids (stored form), in no particular order.
+/// The shifts with these ids (stored form), in no particular order, read with their units
+/// in one query: every encounter written reads its shift, and a group of them their
+/// shifts.
 pub fn get_many(conn: &mut DbConnection, ids: &[String]) -> Result<Vec<Shift>, StoreError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let rows: Vec<ShiftRow> = shifts::table
-        .filter(shifts::id.eq_any(ids))
-        .select(shift_columns!())
-        .load(conn)?;
-    hydrate(conn, rows)
-}
-
-/// One shift, read with its units in one query: every encounter written reads its shift.
-pub fn get(conn: &mut DbConnection, id: ShiftId) -> Result<Option<Shift>, StoreError> {
-    let mut row = None;
-    let mut units = Vec::new();
+    let mut rows = Vec::new();
+    let mut units: HashMap<String, Vec<Unit>> = HashMap::new();
     for (shift, unit) in shifts::table
         .inner_join(shift_units::table)
-        .filter(shifts::id.eq(id.to_string()))
+        .filter(shifts::id.eq_any(ids))
         .select((shift_columns!(), shift_units::unit_code))
         .load::<(ShiftRow, String)>(conn)?
     {
-        units.push(coded(&unit)?);
-        row = Some(shift);
+        let shift_units = units.entry(shift.0.clone()).or_default();
+        if shift_units.is_empty() {
+            rows.push(shift);
+        }
+        shift_units.push(coded(&unit)?);
     }
-    let Some(row) = row else {
-        return Ok(None);
-    };
-    let units = HashMap::from([(row.0.clone(), units)]);
-    Ok(hydrate_with_units(conn, vec![row], units)?.pop())
+    hydrate_with_units(conn, rows, units)
+}
+
+/// One shift.
+pub fn get(conn: &mut DbConnection, id: ShiftId) -> Result<Option<Shift>, StoreError> {
+    Ok(get_many(conn, &[id.to_string()])?.pop())
 }
 
 /// The shift, when the scope admits it; otherwise it does not exist for this caller.
