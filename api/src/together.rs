@@ -69,7 +69,7 @@ impl Together {
 
 fn write_group(db: &Database, puts: Vec<EncounterPut>) -> Vec<Written> {
     if puts.len() == 1 {
-        // Alone, a PUT takes the shorter way: no savepoint to take back a group's inserts.
+        // Alone, a PUT takes the shorter way: the single write, in its own transaction.
         return puts.into_iter().map(|put| alone(db, put)).collect();
     }
     let puts = Arc::new(puts);

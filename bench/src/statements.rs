@@ -26,19 +26,20 @@ struct Session {
     user_id: String,
 }
 
-/// The encounter a script logs: an adult selling, met now, into the open raid.
+/// The encounter a script logs: an adult selling, met now, into the open raid (a shift with
+/// police, so the cooperation report's index takes it, as the server's insert does).
 const COLUMNS: &str = "shift_id, occurred_at, occurred_at_sent, role, age_group, age_years, \
     age_estimated, gender, home_municipality, home_country, pseudonym, trafficking_suspected, \
     self_harm, support_offered, support_response, guardian_contacted_at_sent, \
     guardian_not_contacted_reason, concern_filed_at_sent, concern_municipality, \
     concern_filed_by_unit, notes, lacks_safeguarding, id, unit_code, logged_by, late_entry, \
-    version, created_at, updated_at";
+    version, created_at, updated_at, shift_with_police";
 
 fn values(shift: &str, id: &str, user: &str) -> String {
     format!(
         "'{shift}', now(), '2026-11-29T19:10:19+00:00', 'selling', 'adult', NULL, false, \
          'female', '0180', NULL, NULL, false, false, true, NULL, NULL, NULL, NULL, NULL, NULL, \
-         NULL, false, {id}, 'mika', '{user}', false, 1, now(), now()"
+         NULL, false, {id}, 'mika', '{user}', false, 1, now(), now(), true"
     )
 }
 

@@ -435,7 +435,9 @@ fn create_together(
         .iter()
         .enumerate()
         .filter(|(_, p)| {
-            times_given[&p.id] == 1
+            // An If-Match names a stored version: an update, which the insert would skip.
+            p.if_match.is_none()
+                && times_given[&p.id] == 1
                 && p.draft.check_logged_by(p.writer.unit).is_ok()
                 && p.draft.check_erasure_kept(None).is_ok()
         })

@@ -224,7 +224,7 @@ pub fn put(
                             amendment_reason,
                         )?;
                         leaving_units_have_no_encounters(conn, id, draft)?;
-                        if !update(conn, id, stored.version, draft, now)? {
+                        if !update(conn, &stored, draft, now)? {
                             return Err(WriteError::Stale(Box::new(stored)));
                         }
                         if let Some(reason) = amendment_reason {
@@ -308,14 +308,15 @@ fn insert_units(
     Ok(())
 }
 
-/// Updates the shift if it is still at `version`; `false` when another write got there first.
+/// Updates the stored shift if it is still at its version; `false` when another write got
+/// there first.
 fn update(
     conn: &mut DbConnection,
-    id: ShiftId,
-    version: i64,
+    stored: &Shift,
     draft: &ShiftDraft,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
+    let (id, version) = (stored.id, stored.version);
     let changed = diesel::update(
         shifts::table
             .filter(shifts::id.eq(id.to_string()))
@@ -337,13 +338,11 @@ fn update(
         return Ok(false);
     }
     // Each encounter carries its shift's police flag for the cooperation report's index.
-    diesel::update(
-        encounters::table
-            .filter(encounters::shift_id.eq(id.to_string()))
-            .filter(encounters::shift_with_police.ne(draft.with_police())),
-    )
-    .set(encounters::shift_with_police.eq(draft.with_police()))
-    .execute(conn)?;
+    if draft.with_police() != stored.draft.with_police() {
+        diesel::update(encounters::table.filter(encounters::shift_id.eq(id.to_string())))
+            .set(encounters::shift_with_police.eq(draft.with_police()))
+            .execute(conn)?;
+    }
     diesel::delete(shift_units::table.filter(shift_units::shift_id.eq(id.to_string())))
         .execute(conn)?;
     insert_units(conn, id, draft)?;

@@ -14,6 +14,7 @@ on_both_backends!(
     concurrent_starts_migrate_once,
     reference_data_is_seeded_as_the_design_lists_it,
     a_failed_write_transaction_leaves_nothing,
+    an_insert_that_does_not_know_the_police_flag_fails_on_postgres,
     a_report_sees_one_snapshot_and_does_not_wait_for_a_write,
     writes_through_the_writer_each_commit_or_fail_alone,
     a_write_whose_transaction_does_not_commit_is_answered_so_and_leaves_nothing,
@@ -185,6 +186,38 @@ async fn a_failed_write_transaction_leaves_nothing(db: Db) {
     })
     .unwrap();
     assert_eq!(botkyrka_now(&mut conn).connections.len(), 2);
+}
+
+/// An instance still running the code from before migration 000010 (a rolling upgrade on
+/// PostgreSQL) inserts encounters without their shift's police flag: that insert fails,
+/// and the phone's retry reaches a new instance, instead of an encounter stored that the
+/// cooperation report would never count. One process owns an SQLite file: there the
+/// column keeps its default.
+async fn an_insert_that_does_not_know_the_police_flag_fails_on_postgres(db: Db) {
+    use diesel::connection::SimpleConnection;
+    let test_db = TestDb::create(&db);
+    let database = test_db.connect();
+    database.migrate().unwrap();
+    let mut conn = database.get().unwrap();
+    let failed = conn
+        .batch_execute(
+            "INSERT INTO encounters (id, shift_id, unit_code, logged_by, occurred_at, \
+             occurred_at_sent, role, age_group, age_estimated, gender, home_municipality, \
+             trafficking_suspected, self_harm, support_offered, late_entry, \
+             lacks_safeguarding, version, created_at, updated_at) \
+             VALUES ('e', 's', 'mika', 'u', '2026-11-30 03:00:00', '2026-11-30T04:00:00+01:00', \
+             'selling', 'adult', false, 'female', '0180', false, false, true, false, false, 1, \
+             '2026-11-30 03:00:00', '2026-11-30 03:00:00')",
+        )
+        .map_err(|error| error.to_string());
+    match db {
+        Db::Postgres(_) => {
+            let error = failed.unwrap_err();
+            assert!(error.contains("shift_with_police"), "{error}");
+        }
+        // No default dropped: the insert gets as far as the missing shift.
+        Db::Sqlite => assert!(failed.unwrap_err().contains("FOREIGN KEY")),
+    }
 }
 
 /// A report reads one snapshot from its first query on, and a write that begins, holds

@@ -7,6 +7,10 @@
 ALTER TABLE encounters ADD COLUMN shift_with_police BOOLEAN NOT NULL DEFAULT FALSE;
 UPDATE encounters e SET shift_with_police = TRUE
     FROM shifts s WHERE s.id = e.shift_id AND s.with_police;
+-- No default from now on: an instance still running the code before this migration (a
+-- rolling upgrade) does not know the column, and its insert must fail (the phone retries
+-- on a new instance) rather than store an encounter the report would silently miss.
+ALTER TABLE encounters ALTER COLUMN shift_with_police DROP DEFAULT;
 CREATE INDEX encounters_report_police ON encounters (role, occurred_at)
     INCLUDE (shift_id, unit_code, age_group, support_offered, pseudonym)
     WHERE voided_at IS NULL AND shift_with_police;
