@@ -56,12 +56,20 @@ impl Keys {
             Some(path) => read_key("FALTLOGG_JWT_KEY_FILE", path)?,
             None => generated_key(&data_dir.join(GENERATED_KEY_FILE))?,
         };
-        let mut decoding = vec![decoding_key(&current)?];
-        if let Some(path) = previous_key_file {
-            decoding.push(decoding_key(&read_key(
-                "FALTLOGG_JWT_PREVIOUS_KEY_FILE",
-                path,
-            )?)?);
+        let previous = previous_key_file
+            .map(|path| read_key("FALTLOGG_JWT_PREVIOUS_KEY_FILE", path))
+            .transpose()?;
+        Self::of(&current, previous.as_ref())
+    }
+
+    /// Signs with `current`; verifies with it and with `previous`.
+    pub(crate) fn of(
+        current: &SigningKey,
+        previous: Option<&SigningKey>,
+    ) -> Result<Self, KeyError> {
+        let mut decoding = vec![decoding_key(current)?];
+        if let Some(previous) = previous {
+            decoding.push(decoding_key(previous)?);
         }
         let pem = current
             .to_pkcs8_pem(LineEnding::LF)

@@ -6,6 +6,7 @@ pub mod keys;
 pub mod password;
 pub mod principals;
 pub mod tokens;
+pub mod verified;
 
 use std::future::Future;
 use std::marker::PhantomData;
@@ -94,7 +95,8 @@ impl<P: Policy + 'static> FromRequest for Auth<P> {
             let refused = |actor: &Actor, outcome: &str| {
                 event(actor, Action::Denied, "route", Some(route.clone()), outcome)
             };
-            let claims = token.and_then(|token| tokens::verify_access_token(&state.keys, &token));
+            let now = chrono::Utc::now().timestamp();
+            let claims = token.and_then(|token| state.verified.verify(&state.keys, &token, now));
             let Some(claims) = claims else {
                 state
                     .record(refused(&Actor::anonymous(request_id), "unauthenticated"))

@@ -17,6 +17,8 @@ use super::keys::Keys;
 
 pub const ISSUER: &str = "faltlogg";
 pub const AUDIENCE: &str = "faltlogg-api";
+/// Seconds of clock difference forgiven at a token's expiry.
+pub const LEEWAY_SECONDS: i64 = 5;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Claims {
@@ -60,7 +62,7 @@ pub fn verify_access_token(keys: &Keys, token: &str) -> Option<Claims> {
     validation.set_issuer(&[ISSUER]);
     validation.set_audience(&[AUDIENCE]);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-    validation.leeway = 5;
+    validation.leeway = LEEWAY_SECONDS.unsigned_abs();
     keys.decoding.iter().find_map(|key| {
         jsonwebtoken::decode::<Claims>(token, key, &validation)
             .ok()
