@@ -28,21 +28,22 @@ pub fn append(conn: &mut DbConnection, entry: &Entry) -> Result<(), StoreError> 
 
 /// Appends entries in order, in one statement.
 pub fn append_many(conn: &mut DbConnection, entries: &[Entry]) -> Result<(), StoreError> {
+    // Owned values: see `dialect::prepared_by_size`.
     let rows: Vec<_> = entries
         .iter()
         .map(|entry| {
             (
                 audit_log::at.eq(entry.at.naive_utc()),
-                audit_log::user_id.eq(&entry.user_id),
-                audit_log::username.eq(&entry.username),
-                audit_log::role.eq(&entry.role),
-                audit_log::unit_code.eq(&entry.unit),
-                audit_log::session_id.eq(&entry.session_id),
+                audit_log::user_id.eq(entry.user_id.clone()),
+                audit_log::username.eq(entry.username.clone()),
+                audit_log::role.eq(entry.role.clone()),
+                audit_log::unit_code.eq(entry.unit.clone()),
+                audit_log::session_id.eq(entry.session_id.clone()),
                 audit_log::action.eq(entry.action.code()),
-                audit_log::record_type.eq(&entry.record_type),
-                audit_log::record_id.eq(&entry.record_id),
-                audit_log::request_id.eq(&entry.request_id),
-                audit_log::outcome.eq(&entry.outcome),
+                audit_log::record_type.eq(entry.record_type.clone()),
+                audit_log::record_id.eq(entry.record_id.clone()),
+                audit_log::request_id.eq(entry.request_id.clone()),
+                audit_log::outcome.eq(entry.outcome.clone()),
             )
         })
         .collect();
@@ -158,17 +159,57 @@ fn seal_chunk(conn: &mut DbConnection) -> Result<usize, StoreError> {
         for row in rows {
             let (seq, entry) = from_row(row)?;
             let hash = entry.chain_hash(seq, &previous);
-            diesel::update(audit_log::table.filter(audit_log::seq.eq(seq)))
-                .set((
-                    audit_log::prev_hash.eq(Some(&previous)),
-                    audit_log::hash.eq(Some(&hash)),
-                ))
-                .execute(conn)?;
+            Seal {
+                seq,
+                prev_hash: &previous,
+                hash: &hash,
+            }
+            .execute(conn)?;
             previous = hash;
         }
         Ok(sealed)
     })
 }
+
+/// `UPDATE audit_log SET prev_hash = …, hash = … WHERE seq = …`, prepared once per
+/// connection. diesel prepares every `UPDATE` it builds anew (its `walk_ast` marks them
+/// all unsafe to cache), and the sealer runs one per audit entry, so one per request:
+/// parsed and planned each time, as `log_statement` showed during the headline. This
+/// statement's text never varies, so its type names it in diesel's statement cache.
+struct Seal<'a> {
+    seq: i64,
+    prev_hash: &'a str,
+    hash: &'a str,
+}
+
+impl diesel::query_builder::QueryId for Seal<'_> {
+    type QueryId = Seal<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl<DB> diesel::query_builder::QueryFragment<DB> for Seal<'_>
+where
+    DB: diesel::backend::Backend
+        + diesel::sql_types::HasSqlType<diesel::sql_types::Text>
+        + diesel::sql_types::HasSqlType<diesel::sql_types::BigInt>,
+    str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+    i64: diesel::serialize::ToSql<diesel::sql_types::BigInt, DB>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
+    ) -> QueryResult<()> {
+        out.push_sql("UPDATE audit_log SET prev_hash = ");
+        out.push_bind_param::<diesel::sql_types::Text, _>(self.prev_hash)?;
+        out.push_sql(", hash = ");
+        out.push_bind_param::<diesel::sql_types::Text, _>(self.hash)?;
+        out.push_sql(" WHERE seq = ");
+        out.push_bind_param::<diesel::sql_types::BigInt, _>(&self.seq)?;
+        Ok(())
+    }
+}
+
+impl<Conn> RunQueryDsl<Conn> for Seal<'_> {}
 
 /// What `audit verify` found.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -78,7 +78,7 @@ struct Row {
     treat_none_as_null = true,
     treat_none_as_default_value = false
 )]
-struct Values<'a> {
+struct Values {
     shift_id: String,
     occurred_at: NaiveDateTime,
     occurred_at_sent: String,
@@ -88,22 +88,24 @@ struct Values<'a> {
     age_estimated: bool,
     gender: &'static str,
     home_municipality: &'static str,
-    home_country: Option<&'a str>,
-    pseudonym: Option<&'a str>,
+    home_country: Option<String>,
+    pseudonym: Option<String>,
     trafficking_suspected: bool,
     self_harm: bool,
     support_offered: bool,
     support_response: Option<&'static str>,
     guardian_contacted_at_sent: Option<String>,
-    guardian_not_contacted_reason: Option<&'a str>,
+    guardian_not_contacted_reason: Option<String>,
     concern_filed_at_sent: Option<String>,
     concern_municipality: Option<&'static str>,
     concern_filed_by_unit: Option<&'static str>,
-    notes: Option<&'a str>,
+    notes: Option<String>,
     lacks_safeguarding: bool,
 }
 
-fn values(draft: &EncounterDraft) -> Values<'_> {
+/// Owned, not borrowed from the draft: a group's insert is prepared once per size only
+/// for rows whose type is `'static` (diesel's statement cache keys it by type).
+fn values(draft: &EncounterDraft) -> Values {
     let f = draft.fields();
     let (concern_filed_at_sent, concern_municipality, concern_filed_by_unit) =
         match f.concern_report {
@@ -130,10 +132,10 @@ fn values(draft: &EncounterDraft) -> Values<'_> {
         gender: f.gender.code(),
         home_municipality: f.home.code(),
         home_country: match &f.home {
-            Home::Abroad(Some(country)) => Some(country.as_str()),
+            Home::Abroad(Some(country)) => Some(country.as_str().to_owned()),
             _ => None,
         },
-        pseudonym: f.pseudonym.as_ref().map(FreeText::as_str),
+        pseudonym: f.pseudonym.as_ref().map(|p| p.as_str().to_owned()),
         trafficking_suspected: f.trafficking_suspected,
         self_harm: f.self_harm,
         support_offered: f.support_offered,
@@ -142,11 +144,11 @@ fn values(draft: &EncounterDraft) -> Values<'_> {
         guardian_not_contacted_reason: f
             .guardian_not_contacted_reason
             .as_ref()
-            .map(FreeText::as_str),
+            .map(|r| r.as_str().to_owned()),
         concern_filed_at_sent,
         concern_municipality,
         concern_filed_by_unit,
-        notes: f.notes.as_ref().map(FreeText::as_str),
+        notes: f.notes.as_ref().map(|n| n.as_str().to_owned()),
         lacks_safeguarding: draft.lacks_safeguarding(),
     }
 }
@@ -658,11 +660,19 @@ fn insert_created(
                 .on_conflict_do_nothing()
                 .returning(encounters::id)
                 .get_results::<String>(pg)?,
-            _ => diesel::insert_into(encounters::table)
-                .values(&rows)
-                .on_conflict_do_nothing()
-                .returning(encounters::id)
-                .get_results::<String>(pg)?,
+            rows => crate::dialect::prepared_by_size!(
+                rows,
+                |fixed| diesel::insert_into(encounters::table)
+                    .values(fixed)
+                    .on_conflict_do_nothing()
+                    .returning(encounters::id)
+                    .get_results::<String>(pg)?,
+                diesel::insert_into(encounters::table)
+                    .values(rows)
+                    .on_conflict_do_nothing()
+                    .returning(encounters::id)
+                    .get_results::<String>(pg)?
+            ),
         },
         // Diesel takes ON CONFLICT with one row only on SQLite: a statement each, in-process.
         DbConnection::Sqlite(sqlite) => {

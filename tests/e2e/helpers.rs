@@ -181,10 +181,13 @@ impl TestDb {
     }
 }
 
+/// Ends the database's connections and waits until they have ended (up to 5 s each): a
+/// backend told to end sends its goodbye a moment later, and a request in that moment
+/// still finds its connection open.
 fn terminate_connections(admin: &mut PgConnection, name: &str) {
     admin
         .batch_execute(&format!(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity \
              WHERE datname = '{name}' AND pid <> pg_backend_pid()"
         ))
         .unwrap();

@@ -24,6 +24,7 @@ on_both_backends!(
     a_batch_that_loses_the_race_for_one_id_is_answered_item_by_item,
     the_feed_does_not_wait_for_a_transaction_that_records_no_change,
     sealing_takes_short_transactions_and_seals_everything_waiting,
+    a_group_s_inserts_and_the_sealer_s_update_are_prepared_once_per_connection,
     the_feed_waits_for_a_change_that_commits_late,
 );
 
@@ -709,7 +710,6 @@ async fn the_feed_does_not_wait_for_a_transaction_that_records_no_change(db: Db)
 /// The sealer works in short transactions (a feed reader on PostgreSQL, every writer on
 /// SQLite, waits for an open one), but one run still seals all that waits.
 async fn sealing_takes_short_transactions_and_seals_everything_waiting(db: Db) {
-    use faltlogg_domain::audit::{Action, Entry};
     use faltlogg_persistence::audit;
 
     let Field {
@@ -718,26 +718,66 @@ async fn sealing_takes_short_transactions_and_seals_everything_waiting(db: Db) {
         ..
     } = field(&db);
     let mut conn = database.get().unwrap();
-    let entries: Vec<Entry> = (0..600)
-        .map(|n| Entry {
+    let entries = reads(600);
+    audit::append_many(&mut conn, &entries).unwrap();
+    assert!(audit::seal(&mut conn).unwrap() >= entries.len());
+    let verification = audit::verify(&mut conn).unwrap();
+    assert_eq!(verification.unsealed, 0);
+    assert_eq!(verification.first_broken, None);
+}
+
+/// Audit entries of `count` reads.
+fn reads(count: usize) -> Vec<faltlogg_domain::audit::Entry> {
+    (0..count)
+        .map(|n| faltlogg_domain::audit::Entry {
             at: chrono::Utc::now(),
             user_id: None,
             username: None,
             role: None,
             unit: None,
             session_id: None,
-            action: Action::Read,
+            action: faltlogg_domain::audit::Action::Read,
             record_type: Some("encounter".into()),
             record_id: Some(format!("{n}")),
             request_id: None,
             outcome: "ok".into(),
         })
-        .collect();
-    audit::append_many(&mut conn, &entries).unwrap();
-    assert!(audit::seal(&mut conn).unwrap() >= entries.len());
-    let verification = audit::verify(&mut conn).unwrap();
-    assert_eq!(verification.unsealed, 0);
-    assert_eq!(verification.first_broken, None);
+        .collect()
+}
+
+/// diesel prepares every multi-row INSERT and every UPDATE anew, so a group of PUTs and
+/// the sealer (one UPDATE per entry) were parsed and planned each time on PostgreSQL. The
+/// group's inserts (up to 16 rows) and the sealer's update are prepared
+/// once per connection: PostgreSQL lists them among the connection's prepared statements,
+/// once each however often they run. SQLite prepares in-process: there the same writes
+/// only have to work.
+async fn a_group_s_inserts_and_the_sealer_s_update_are_prepared_once_per_connection(db: Db) {
+    use diesel::RunQueryDsl;
+    use faltlogg_persistence::audit;
+
+    let Field {
+        test_db: _kept,
+        database,
+        ..
+    } = field(&db);
+    let mut conn = database.get().unwrap();
+    for rows in [3, 3, 5, 3, 40] {
+        audit::append_many(&mut conn, &reads(rows)).unwrap();
+    }
+    assert!(audit::seal(&mut conn).unwrap() >= 54);
+    assert_eq!(audit::verify(&mut conn).unwrap().unsealed, 0);
+    if matches!(db, Db::Postgres(_)) {
+        let mut prepared = |like: &str| -> i64 {
+            diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
+                "(SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '{like}')"
+            )))
+            .get_result(&mut conn)
+            .unwrap()
+        };
+        // One for 3 rows and one for 5; 40 rows are prepared each time.
+        assert_eq!(prepared(r#"INSERT INTO "audit_log"%"#), 2);
+        assert_eq!(prepared("UPDATE audit_log SET prev_hash%"), 1);
+    }
 }
 
 /// On PostgreSQL a transaction holding an earlier sequence number can commit after a
