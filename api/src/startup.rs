@@ -187,10 +187,9 @@ impl Application {
                 })
                 .wrap(Compress::default())
                 .wrap(
-                    DefaultHeaders::new()
-                        .add((header::CACHE_CONTROL, "no-store"))
-                        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-                        .add((header::REFERRER_POLICY, "no-referrer")),
+                    SAFE_HEADERS
+                        .into_iter()
+                        .fold(DefaultHeaders::new(), DefaultHeaders::add),
                 )
                 .wrap_fn(|req, srv| {
                     let request_id = req.extensions().get::<RequestId>().copied();
@@ -252,8 +251,9 @@ fn tag_request_id(headers: &mut header::HeaderMap, id: Option<RequestId>) {
     }
 }
 
-/// A request that ran out of time: answered as [`ApiError::TimedOut`], and with its id,
-/// which the layer that adds it to every other answer does not see on an error.
+/// A request that ran out of time: answered as [`ApiError::TimedOut`], with its id and
+/// [`SAFE_HEADERS`], which the layers that add them to every other answer do not see on
+/// an error.
 #[derive(Debug, thiserror::Error)]
 #[error("the request ran out of time")]
 struct TimedOut(Option<RequestId>);
@@ -265,10 +265,23 @@ impl actix_web::ResponseError for TimedOut {
 
     fn error_response(&self) -> HttpResponse {
         let mut response = ApiError::TimedOut.error_response();
+        for (name, value) in SAFE_HEADERS {
+            response
+                .headers_mut()
+                .insert(name, header::HeaderValue::from_static(value));
+        }
         tag_request_id(response.headers_mut(), self.0);
         response
     }
 }
+
+/// On every answer: nothing of it is kept by a cache (answers carry personal data), its
+/// type is not guessed, and no page it links to learns where the link was.
+const SAFE_HEADERS: [(header::HeaderName, &str); 3] = [
+    (header::CACHE_CONTROL, "no-store"),
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (header::REFERRER_POLICY, "no-referrer"),
+];
 
 /// A safety net: an error answered by actix itself (a bad path or query parameter,
 /// say) becomes a problem too, so every error a client sees has one shape.

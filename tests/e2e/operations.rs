@@ -266,10 +266,15 @@ async fn a_request_that_outlives_the_timeout_is_answered_503(db: Db) {
         "{answer}"
     );
     assert!(answer.contains("application/problem+json"), "{answer}");
-    assert!(
-        answer.to_ascii_lowercase().contains("x-request-id: "),
-        "{answer}"
-    );
+    let lowercase = answer.to_ascii_lowercase();
+    for header in [
+        "x-request-id: ",
+        "cache-control: no-store",
+        "x-content-type-options: nosniff",
+        "referrer-policy: no-referrer",
+    ] {
+        assert!(lowercase.contains(header), "{header} missing: {answer}");
+    }
 
     let health = app.get("/healthz").await;
     assert_eq!(health.status(), 200);
