@@ -22,8 +22,6 @@ pub struct AppState {
     pub db: Database,
     pub config: Config,
     pub keys: Keys,
-    /// Access tokens whose signature has been checked.
-    pub verified: crate::auth::verified::VerifiedTokens,
     /// Slots for CPU-heavy work (password hashing, reports).
     pub expensive: tokio::sync::Semaphore,
     /// Where password hashing runs, one thread per slot.
@@ -147,7 +145,6 @@ impl Application {
             db,
             config,
             keys,
-            verified: Default::default(),
             expensive,
             low_priority,
             metrics,

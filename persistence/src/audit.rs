@@ -194,16 +194,27 @@ where
         + diesel::sql_types::HasSqlType<diesel::sql_types::BigInt>,
     str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
     i64: diesel::serialize::ToSql<diesel::sql_types::BigInt, DB>,
+    audit_log::table: diesel::query_builder::QueryFragment<DB>,
 {
     fn walk_ast<'b>(
         &'b self,
         mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
     ) -> QueryResult<()> {
-        out.push_sql("UPDATE audit_log SET prev_hash = ");
+        use diesel::Column;
+        // The schema's names, so that a renamed column does not compile.
+        out.push_sql("UPDATE ");
+        diesel::query_builder::QueryFragment::walk_ast(&audit_log::table, out.reborrow())?;
+        out.push_sql(" SET ");
+        out.push_identifier(audit_log::prev_hash::NAME)?;
+        out.push_sql(" = ");
         out.push_bind_param::<diesel::sql_types::Text, _>(self.prev_hash)?;
-        out.push_sql(", hash = ");
+        out.push_sql(", ");
+        out.push_identifier(audit_log::hash::NAME)?;
+        out.push_sql(" = ");
         out.push_bind_param::<diesel::sql_types::Text, _>(self.hash)?;
-        out.push_sql(" WHERE seq = ");
+        out.push_sql(" WHERE ");
+        out.push_identifier(audit_log::seq::NAME)?;
+        out.push_sql(" = ");
         out.push_bind_param::<diesel::sql_types::BigInt, _>(&self.seq)?;
         Ok(())
     }

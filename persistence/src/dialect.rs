@@ -222,14 +222,12 @@ macro_rules! insert_rows {
             (conn, [row]) => {
                 diesel::RunQueryDsl::execute(diesel::insert_into($table).values(row), conn)?
             }
-            ($crate::DbConnection::Postgres(inner), rows) => $crate::dialect::prepared_by_size!(
-                rows,
-                |fixed| diesel::RunQueryDsl::execute(
+            ($crate::DbConnection::Postgres(inner), rows) => {
+                $crate::dialect::prepared_by_size!(rows, |fixed| diesel::RunQueryDsl::execute(
                     diesel::insert_into($table).values(fixed),
                     inner
-                )?,
-                diesel::RunQueryDsl::execute(diesel::insert_into($table).values(rows), inner)?
-            ),
+                )?)
+            }
             ($crate::DbConnection::Sqlite(inner), rows) => {
                 diesel::RunQueryDsl::execute(diesel::insert_into($table).values(rows), inner)?
             }
@@ -238,24 +236,27 @@ macro_rules! insert_rows {
 }
 pub(crate) use insert_rows;
 
-/// Runs `$statement` with `$fixed` bound to the rows as an array when there are 2 to 16
-/// of them, and `$fallback` otherwise. diesel prepares every multi-row `INSERT` of a
-/// slice anew (its text varies with the number of rows, so it marks them all unsafe to
-/// cache), and a group of PUTs writes three of them: `log_statement` showed each parsed
-/// and planned for every group. An array's length is part of its type, which diesel's
-/// statement cache keys by: each size is prepared once per connection. Up to 16 rows, as
-/// many as phones logging at once on a busy night; a prepared 16-row encounter insert
-/// takes about 150 KB of its PostgreSQL backend's memory, so a connection keeps a few MB.
-/// Larger groups (a push's 500 rows) are prepared each time, the parsing shared by more
-/// rows.
+/// Runs `$statement` with `$rows` bound to `$fixed`: as an array when there are 2 to 16
+/// of them, else as the slice. diesel prepares every multi-row `INSERT` of a slice anew
+/// (its text varies with the number of rows, so it marks them all unsafe to cache), and a
+/// group of PUTs writes three of them: `log_statement` showed each parsed and planned for
+/// every group. An array's length is part of its type, which diesel's statement cache
+/// keys by, so each size is prepared once per connection; the rows' type must be
+/// `'static` for that (owned values, not borrowed). Up to 16 rows, as many as phones
+/// logging at once on a busy night; a prepared 16-row encounter insert takes about 150 KB
+/// of its PostgreSQL backend's memory, so a connection keeps a few MB. Larger groups (a
+/// push's 500 rows) are prepared each time, the parsing shared by more rows.
 macro_rules! prepared_by_size {
-    ($rows:expr, |$fixed:ident| $statement:expr, $fallback:expr) => {
-        $crate::dialect::prepared_by_size!(@sizes $rows, |$fixed| $statement, $fallback;
+    ($rows:expr, |$fixed:ident| $statement:expr) => {
+        $crate::dialect::prepared_by_size!(@sizes $rows, |$fixed| $statement;
             2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
     };
-    (@sizes $rows:expr, |$fixed:ident| $statement:expr, $fallback:expr; $($n:literal)*) => {{
+    (@sizes $rows:expr, |$fixed:ident| $statement:expr; $($n:literal)*) => {{
         let rows = $rows;
-        $(if let Ok($fixed) = <&[_; $n]>::try_from(rows) { $statement } else)* { $fallback }
+        $(if let Ok($fixed) = <&[_; $n]>::try_from(rows) { $statement } else)* {
+            let $fixed = rows;
+            $statement
+        }
     }};
 }
 pub(crate) use prepared_by_size;

@@ -103,8 +103,7 @@ struct Values {
     lacks_safeguarding: bool,
 }
 
-/// Owned, not borrowed from the draft: a group's insert is prepared once per size only
-/// for rows whose type is `'static` (diesel's statement cache keys it by type).
+/// Owned, not borrowed from the draft: see `dialect::prepared_by_size`.
 fn values(draft: &EncounterDraft) -> Values {
     let f = draft.fields();
     let (concern_filed_at_sent, concern_municipality, concern_filed_by_unit) =
@@ -660,19 +659,13 @@ fn insert_created(
                 .on_conflict_do_nothing()
                 .returning(encounters::id)
                 .get_results::<String>(pg)?,
-            rows => crate::dialect::prepared_by_size!(
-                rows,
-                |fixed| diesel::insert_into(encounters::table)
-                    .values(fixed)
-                    .on_conflict_do_nothing()
-                    .returning(encounters::id)
-                    .get_results::<String>(pg)?,
-                diesel::insert_into(encounters::table)
-                    .values(rows)
-                    .on_conflict_do_nothing()
-                    .returning(encounters::id)
-                    .get_results::<String>(pg)?
-            ),
+            rows => crate::dialect::prepared_by_size!(rows, |fixed| diesel::insert_into(
+                encounters::table
+            )
+            .values(fixed)
+            .on_conflict_do_nothing()
+            .returning(encounters::id)
+            .get_results::<String>(pg)?),
         },
         // Diesel takes ON CONFLICT with one row only on SQLite: a statement each, in-process.
         DbConnection::Sqlite(sqlite) => {

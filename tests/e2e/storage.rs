@@ -753,16 +753,33 @@ fn reads(count: usize) -> Vec<faltlogg_domain::audit::Entry> {
 /// only have to work.
 async fn a_group_s_inserts_and_the_sealer_s_update_are_prepared_once_per_connection(db: Db) {
     use diesel::RunQueryDsl;
+    use faltlogg_domain::ids::EncounterId;
     use faltlogg_persistence::audit;
+    use faltlogg_persistence::encounters::{self, Put};
 
     let Field {
         test_db: _kept,
         database,
-        ..
+        writer,
+        draft,
     } = field(&db);
     let mut conn = database.get().unwrap();
     for rows in [3, 3, 5, 3, 40] {
         audit::append_many(&mut conn, &reads(rows)).unwrap();
+    }
+    for _ in 0..2 {
+        let puts = [EncounterId::new_random(), EncounterId::new_random()].map(|id| Put {
+            writer,
+            id,
+            draft: &draft,
+            if_match: None,
+            amendment_reason: None,
+        });
+        let written = dialect::write_transaction(&mut conn, |conn| {
+            encounters::put_many(conn, &puts, chrono::Utc::now())
+        })
+        .unwrap();
+        assert!(written.iter().all(Result::is_ok));
     }
     assert!(audit::seal(&mut conn).unwrap() >= 54);
     assert_eq!(audit::verify(&mut conn).unwrap().unsealed, 0);
@@ -775,8 +792,11 @@ async fn a_group_s_inserts_and_the_sealer_s_update_are_prepared_once_per_connect
             .unwrap()
         };
         // One for 3 rows and one for 5; 40 rows are prepared each time.
-        assert_eq!(prepared(r#"INSERT INTO "audit_log"%"#), 2);
-        assert_eq!(prepared("UPDATE audit_log SET prev_hash%"), 1);
+        assert_eq!(prepared(r#"INSERT INTO "audit_log"%), (%"#), 2);
+        // One for the two groups of two.
+        assert_eq!(prepared(r#"INSERT INTO "encounters"%), (%"#), 1);
+        assert_eq!(prepared(r#"INSERT INTO "changes"%), (%"#), 1);
+        assert_eq!(prepared(r#"UPDATE "audit_log" SET "prev_hash"%"#), 1);
     }
 }
 

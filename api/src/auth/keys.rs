@@ -10,6 +10,8 @@ use jsonwebtoken::{DecodingKey, EncodingKey};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+use super::verified::{Verified, VerifiedTokens};
+
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     #[error("{variable}: cannot read {path}")]
@@ -42,6 +44,9 @@ pub struct Keys {
     /// Derives each refresh token's successor, so only hashes of tokens are stored; taken
     /// from the signing key so every instance that shares the key shares it too.
     pub refresh_secret: [u8; 32],
+    /// The access tokens these keys have verified: theirs alone, so that no other keys
+    /// can take a token for verified.
+    pub(super) verified: VerifiedTokens,
 }
 
 const GENERATED_KEY_FILE: &str = "jwt-ed25519.pem";
@@ -84,7 +89,15 @@ impl Keys {
             encoding,
             decoding,
             refresh_secret,
+            verified: VerifiedTokens::default(),
         })
+    }
+
+    /// The subject and session of an access token signed by these keys, for us, and not
+    /// expired at `now` (seconds since the epoch); a token seen before is not checked by
+    /// signature again ([`VerifiedTokens`]).
+    pub fn verify(&self, token: &str, now: i64) -> Option<Verified> {
+        self.verified.verify(self, token, now)
     }
 }
 

@@ -96,7 +96,7 @@ impl<P: Policy + 'static> FromRequest for Auth<P> {
                 event(actor, Action::Denied, "route", Some(route.clone()), outcome)
             };
             let now = chrono::Utc::now().timestamp();
-            let claims = token.and_then(|token| state.verified.verify(&state.keys, &token, now));
+            let claims = token.and_then(|token| state.keys.verify(&token, now));
             let Some(claims) = claims else {
                 state
                     .record(refused(&Actor::anonymous(request_id), "unauthenticated"))

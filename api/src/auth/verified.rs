@@ -48,7 +48,7 @@ impl Default for VerifiedTokens {
 }
 
 impl VerifiedTokens {
-    fn holding(most: usize) -> Self {
+    pub(super) fn holding(most: usize) -> Self {
         Self {
             seen: Mutex::new(HashMap::new()),
             most,
@@ -56,8 +56,9 @@ impl VerifiedTokens {
     }
 
     /// The token's subject and session when it is signed by one of `keys`, for us, and not
-    /// expired at `now` (seconds since the epoch).
-    pub fn verify(&self, keys: &Keys, token: &str, now: i64) -> Option<Verified> {
+    /// expired at `now` (seconds since the epoch). Called by the `Keys` that own this
+    /// cache only ([`Keys::verify`]).
+    pub(super) fn verify(&self, keys: &Keys, token: &str, now: i64) -> Option<Verified> {
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         if let Some(seen) = self.lock().get(&digest).copied() {
             return seen.live_at(now).then_some(seen);
@@ -71,8 +72,9 @@ impl VerifiedTokens {
         let mut seen = self.lock();
         if seen.len() >= self.most {
             seen.retain(|_, token| token.live_at(now));
-            if seen.len() >= self.most {
-                // Only live tokens, more than expected: start over rather than grow.
+            if seen.len() >= self.most - self.most / 4 {
+                // Mostly live tokens, more than expected: start over rather than grow, or
+                // scan the map again for every few tokens let go.
                 seen.clear();
             }
         }
@@ -102,6 +104,10 @@ mod tests {
         Keys::of(&ed25519_dalek::SigningKey::from_bytes(&[seed; 32]), None).unwrap()
     }
 
+    fn ours() -> Keys {
+        keys(1)
+    }
+
     fn issue(keys: &Keys, issued: i64, ttl: u64) -> (String, UserId, SessionId) {
         let user = UserId::new_random();
         let session = SessionId::new_random();
@@ -123,48 +129,47 @@ mod tests {
 
     #[test]
     fn a_token_is_verified_once_and_then_remembered_with_its_subject_and_session() {
-        let keys = keys(1);
-        let verified = VerifiedTokens::default();
+        let keys = ours();
         let (token, user, session) = issue(&keys, now(), 900);
         for _ in 0..3 {
-            let found = verified.verify(&keys, &token, now()).unwrap();
+            let found = keys.verify(&token, now()).unwrap();
             assert_eq!((found.sub, found.sid), (user, session));
         }
-        assert_eq!(verified.remembered(), 1);
+        assert_eq!(keys.verified.remembered(), 1);
     }
 
     #[test]
     fn a_remembered_token_is_refused_once_it_has_expired() {
-        let keys = keys(1);
-        let verified = VerifiedTokens::default();
+        let keys = ours();
         let issued = now();
         let (token, ..) = issue(&keys, issued, 60);
         let exp = issued + 60;
-        assert!(verified.verify(&keys, &token, now()).is_some());
-        assert!(
-            verified
-                .verify(&keys, &token, exp + LEEWAY_SECONDS)
-                .is_some()
-        );
-        assert_eq!(
-            verified.verify(&keys, &token, exp + LEEWAY_SECONDS + 1),
-            None
-        );
+        assert!(keys.verify(&token, now()).is_some());
+        assert!(keys.verify(&token, exp + LEEWAY_SECONDS).is_some());
+        assert_eq!(keys.verify(&token, exp + LEEWAY_SECONDS + 1), None);
     }
 
     #[test]
     fn a_token_signed_by_another_key_or_altered_is_not_taken_for_a_remembered_one() {
-        let ours = keys(1);
+        let ours = ours();
         let theirs = keys(2);
-        let verified = VerifiedTokens::default();
         let (token, ..) = issue(&ours, now(), 900);
-        assert!(verified.verify(&ours, &token, now()).is_some());
+        assert!(ours.verify(&token, now()).is_some());
         let (forged, ..) = issue(&theirs, now(), 900);
-        assert_eq!(verified.verify(&ours, &forged, now()), None);
+        assert_eq!(ours.verify(&forged, now()), None);
         let mut altered = token.clone();
         altered.push('A');
-        assert_eq!(verified.verify(&ours, &altered, now()), None);
-        assert_eq!(verified.remembered(), 1);
+        assert_eq!(ours.verify(&altered, now()), None);
+        assert_eq!(ours.verified.remembered(), 1);
+    }
+
+    #[test]
+    fn a_token_remembered_by_one_set_of_keys_is_not_taken_by_another() {
+        let ours = ours();
+        let theirs = keys(2);
+        let (token, ..) = issue(&ours, now(), 900);
+        assert!(ours.verify(&token, now()).is_some());
+        assert_eq!(theirs.verify(&token, now()), None);
     }
 
     #[test]
