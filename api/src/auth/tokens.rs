@@ -56,8 +56,9 @@ pub fn issue_access_token(
 }
 
 /// Verifies signature (EdDSA only: `none`, HS256 and the rest are refused), issuer,
-/// audience and expiry, against the current key and then the previous one.
-pub fn verify_access_token(keys: &Keys, token: &str) -> Option<Claims> {
+/// audience and expiry, against the current key and then the previous one. Requests reach
+/// it through [`Keys::verify`], which remembers what it verified.
+pub(super) fn verify_access_token(keys: &Keys, token: &str) -> Option<Claims> {
     let mut validation = Validation::new(Algorithm::EdDSA);
     validation.set_issuer(&[ISSUER]);
     validation.set_audience(&[AUDIENCE]);
