@@ -3,8 +3,9 @@
 //! days turned into instants in Rust), which both backends compare alike.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use diesel::dsl::{case_when, count, count_star, max, min};
+use diesel::dsl::{self, case_when, count, count_star, max, min};
 use diesel::prelude::*;
+use diesel::sql_types::{Bool, Text};
 use faltlogg_domain::codes::Coded;
 use faltlogg_domain::encounter::{AgeGroup, Gender, PersonRole};
 use faltlogg_domain::notification::NotificationStatus;
@@ -44,11 +45,20 @@ pub enum Units {
 }
 
 impl Units {
-    fn codes(self) -> Vec<&'static str> {
-        match self {
-            Units::One(unit) => vec![unit.code()],
-            Units::All => Unit::ALL.iter().map(|u| u.code()).collect(),
-        }
+    /// The rows whose unit, in `column`, is one of these: `column = $1 OR $2`, `$2` true
+    /// for every unit. Reports are planned for their parameters ([`begin_report`]), so for
+    /// every unit PostgreSQL drops the condition, which no row fails (the column is a
+    /// foreign key to the units): comparing each row of a year with every unit's code was
+    /// a quarter of the municipalities report.
+    fn admit<C>(self, column: C) -> dsl::Or<dsl::Eq<C, &'static str>, dsl::AsExprOf<bool, Bool>>
+    where
+        C: Column<SqlType = Text>,
+    {
+        let (code, all) = match self {
+            Units::One(unit) => (unit.code(), false),
+            Units::All => ("", true),
+        };
+        column.eq(code).or(all.into_sql::<Bool>())
     }
 }
 
@@ -70,7 +80,7 @@ pub fn shifts_with_police(
         .filter(
             shifts::id.eq_any(
                 shift_units::table
-                    .filter(shift_units::unit_code.eq_any(units.codes()))
+                    .filter(units.admit(shift_units::unit_code))
                     .select(shift_units::shift_id),
             ),
         )
@@ -100,7 +110,7 @@ pub fn cooperation_encounters(
         .filter(encounters::occurred_at.lt(end.naive_utc()))
         .filter(encounters::voided_at.is_null())
         .filter(encounters::role.eq_any([PersonRole::Selling.code(), PersonRole::Buyer.code()]))
-        .filter(encounters::unit_code.eq_any(units.codes()))
+        .filter(units.admit(encounters::unit_code))
         .group_by((
             encounters::role,
             encounters::age_group,
@@ -136,7 +146,7 @@ pub fn cooperation_pseudonyms(
         .filter(encounters::occurred_at.lt(end.naive_utc()))
         .filter(encounters::voided_at.is_null())
         .filter(encounters::role.eq_any([PersonRole::Selling.code(), PersonRole::Buyer.code()]))
-        .filter(encounters::unit_code.eq_any(units.codes()))
+        .filter(units.admit(encounters::unit_code))
         .filter(encounters::pseudonym.is_not_null())
         .group_by(encounters::role)
         .select((
@@ -186,7 +196,7 @@ pub fn sugar_dating_contacts(
         .filter(encounters::occurred_at.ge(start.naive_utc()))
         .filter(encounters::occurred_at.lt(end.naive_utc()))
         .filter(encounters::voided_at.is_null())
-        .filter(encounters::unit_code.eq_any(units.codes()))
+        .filter(units.admit(encounters::unit_code))
         .group_by((
             encounters::age_group,
             encounters::gender,
@@ -258,7 +268,7 @@ pub fn sugar_dating_referrals(
         .filter(encounters::occurred_at.ge(start.naive_utc()))
         .filter(encounters::occurred_at.lt(end.naive_utc()))
         .filter(encounters::voided_at.is_null())
-        .filter(encounters::unit_code.eq_any(units.codes()))
+        .filter(units.admit(encounters::unit_code))
         .group_by(encounter_referrals::target)
         .select((
             encounter_referrals::target,
@@ -280,7 +290,7 @@ pub fn encounters_by_home(
         .filter(encounters::occurred_at.ge(start.naive_utc()))
         .filter(encounters::occurred_at.lt(end.naive_utc()))
         .filter(encounters::voided_at.is_null())
-        .filter(encounters::unit_code.eq_any(units.codes()))
+        .filter(units.admit(encounters::unit_code))
         .group_by((encounters::home_municipality, encounters::role))
         .select((
             encounters::home_municipality,

@@ -517,6 +517,30 @@ async fn the_municipalities_report_follows_homes_connections_and_notifications(d
         &json!({"reason": "Fel"}),
     )
     .await;
+    // Mika meets someone from Botkyrka on a street round (no raid, so no notice): in the
+    // coordinator's figures, not in KAST's.
+    let mika = app
+        .token_for("mika1", Role::OutreachWorker, Some(Unit::Mika))
+        .await;
+    let round = Uuid::new_v4().to_string();
+    logged(
+        &app,
+        &mika,
+        &round,
+        shift_at(
+            "street_outreach",
+            false,
+            "2025-04-02T20:00:00+02:00",
+            &["mika"],
+        ),
+        vec![met(
+            &round,
+            "selling",
+            "2025-04-02T21:00:00+02:00",
+            json!({"home_municipality": "0127"}),
+        )],
+    )
+    .await;
     let notices = app
         .get_ok(
             "/api/v1/municipality-notifications?status=open",
@@ -565,7 +589,7 @@ async fn the_municipalities_report_follows_homes_connections_and_notifications(d
     assert_eq!(b["connected"], true);
     assert_eq!(
         b["encounters"],
-        json!({"selling": 0, "buyer": 2, "sugar_dating": 0})
+        json!({"selling": 1, "buyer": 2, "sugar_dating": 0})
     );
     assert_eq!(b["notifications"], json!({"open": 1, "resolved": 1}));
     assert_eq!(row(&year, "0184")["encounters"]["buyer"], 1);
@@ -592,7 +616,10 @@ async fn the_municipalities_report_follows_homes_connections_and_notifications(d
     let own = app
         .get_ok(&format!("/api/v1/reports/municipalities{YEAR}"), &kast)
         .await;
-    assert_eq!(row(&own, "0127")["encounters"]["buyer"], 2);
+    assert_eq!(
+        row(&own, "0127")["encounters"],
+        json!({"selling": 0, "buyer": 2, "sugar_dating": 0})
+    );
     assert!(row(&own, "0127")["notifications"].is_null());
 }
 
