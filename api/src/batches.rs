@@ -10,7 +10,7 @@
 //! batches, and no faster.)
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
 
 use faltlogg_persistence::StoreError;
 use tokio::sync::oneshot;
@@ -35,17 +35,24 @@ impl<I, O> Clone for Batches<I, O> {
 }
 
 impl<I: Send + 'static, O: Send + 'static> Batches<I, O> {
-    /// Starts the thread. `work` answers a batch (at most `most_together` items, in the
-    /// order they arrived) with one outcome per item, in the same order.
+    /// Starts `threads` threads, each taking the next batch when it is free. `work`
+    /// answers a batch (at most `most_together` items, in the order they arrived) with
+    /// one outcome per item, in the same order.
     pub fn start(
         name: &str,
         most_together: usize,
-        work: impl Fn(Vec<I>) -> Vec<O> + Send + 'static,
+        threads: usize,
+        work: impl Fn(Vec<I>) -> Vec<O> + Send + Sync + 'static,
     ) -> std::io::Result<Self> {
         let (items, queue) = mpsc::sync_channel(MOST_WAITING);
-        std::thread::Builder::new()
-            .name(name.to_owned())
-            .spawn(move || work_in_batches(&queue, most_together, &work))?;
+        let queue = Arc::new(Mutex::new(queue));
+        let work = Arc::new(work);
+        for _ in 0..threads.max(1) {
+            let (queue, work) = (Arc::clone(&queue), Arc::clone(&work));
+            std::thread::Builder::new()
+                .name(name.to_owned())
+                .spawn(move || work_in_batches(&queue, most_together, &*work))?;
+        }
         Ok(Self { items })
     }
 
@@ -67,15 +74,15 @@ impl<I: Send + 'static, O: Send + 'static> Batches<I, O> {
 /// A panic drops the batch's answers (its requests hear "not committed"), and the thread
 /// goes on.
 fn work_in_batches<I, O>(
-    queue: &mpsc::Receiver<Waiting<I, O>>,
+    queue: &Mutex<mpsc::Receiver<Waiting<I, O>>>,
     most_together: usize,
     work: &impl Fn(Vec<I>) -> Vec<O>,
 ) {
-    while let Ok(first) = queue.recv() {
+    while let Some(batch) = next_batch(queue, most_together) {
         // A request that stopped waiting (its client left, or it timed out and was told to
         // try again) is not done behind its back.
-        let (items, answers): (Vec<I>, Vec<oneshot::Sender<O>>) = std::iter::once(first)
-            .chain(queue.try_iter().take(most_together.saturating_sub(1)))
+        let (items, answers): (Vec<I>, Vec<oneshot::Sender<O>>) = batch
+            .into_iter()
             .filter(|(_, answer)| !answer.is_closed())
             .unzip();
         if items.is_empty() {
@@ -91,6 +98,19 @@ fn work_in_batches<I, O>(
             Err(_) => tracing::error!("a batch of requests' work panicked; it is given up"),
         }
     }
+}
+
+/// The first item waiting and those behind it; `None` once every sender is gone. The
+/// thread that holds the queue waits for the first; the others wait for the queue.
+fn next_batch<T>(queue: &Mutex<mpsc::Receiver<T>>, most_together: usize) -> Option<Vec<T>> {
+    // A thread that panicked while holding the queue left nothing half-taken.
+    let queue = queue.lock().unwrap_or_else(PoisonError::into_inner);
+    let first = queue.recv().ok()?;
+    Some(
+        std::iter::once(first)
+            .chain(queue.try_iter().take(most_together.saturating_sub(1)))
+            .collect(),
+    )
 }
 
 #[cfg(test)]
@@ -111,7 +131,7 @@ mod tests {
         let (seen, batches_seen) = std::sync::mpsc::channel();
         let (release, released) = std::sync::mpsc::channel::<()>();
         let released = std::sync::Mutex::new(released);
-        let batches = Batches::start("test-batches", most_together, move |items: Vec<u32>| {
+        let batches = Batches::start("test-batches", most_together, 1, move |items: Vec<u32>| {
             if items == [0] {
                 released.lock().unwrap().recv().unwrap();
             }
@@ -178,8 +198,24 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn with_two_threads_two_batches_are_worked_at_once() {
+        // Each batch waits until another is being worked beside it.
+        let both = std::sync::Barrier::new(2);
+        let pairs = Batches::start("test-batches", 1, 2, move |items: Vec<u32>| {
+            both.wait();
+            items
+        })
+        .unwrap();
+        let answers = async { tokio::join!(pairs.submit(1), pairs.submit(2)) };
+        let (one, two) = tokio::time::timeout(std::time::Duration::from_secs(5), answers)
+            .await
+            .expect("the second batch waited for the first");
+        assert_eq!((one.unwrap(), two.unwrap()), (1, 2));
+    }
+
+    #[tokio::test]
     async fn a_batch_that_panics_is_answered_not_committed_and_the_next_is_done() {
-        let failing_once = Batches::start("test-batches", 8, |items: Vec<u32>| {
+        let failing_once = Batches::start("test-batches", 8, 1, |items: Vec<u32>| {
             assert!(items != [13], "unlucky");
             items
         })

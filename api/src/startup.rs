@@ -137,7 +137,8 @@ impl Application {
         let low_priority = crate::low_priority::LowPriority::start(config.expensive_work_limit)
             .map_err(StartupError::Threads)?;
         let metrics = crate::metrics::Metrics::new().map_err(StartupError::Metrics)?;
-        let together = crate::together::Together::start(&db).map_err(StartupError::Threads)?;
+        let together = crate::together::Together::start(&db, config.session_idle_timeout)
+            .map_err(StartupError::Threads)?;
         let principals =
             crate::auth::principals::Principals::start(&db, config.session_idle_timeout)
                 .map_err(StartupError::Threads)?;

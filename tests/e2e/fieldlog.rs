@@ -1015,6 +1015,28 @@ async fn puts_arriving_together_are_each_written_as_their_own(db: Db) {
         .await
         .unwrap();
     assert_eq!(logout.status(), 204);
+    // Two more workers of Mika, signed in, then changed by an administrator: one
+    // account disabled, the other made a coordinator. Their tokens still say "outreach
+    // worker"; the sessions are checked in the transaction that writes, with the others'.
+    let disabled_id = app.add_user("mika2", Role::OutreachWorker, Some(Unit::Mika));
+    let disabled = app.login("mika2").await.access_token;
+    let promoted_id = app.add_user("mika3", Role::OutreachWorker, Some(Unit::Mika));
+    let promoted = app.login("mika3").await.access_token;
+    let admin = app.token_for("admin", Role::Admin, None).await;
+    for (id, change) in [
+        (disabled_id, json!({"disabled": true})),
+        (promoted_id, json!({"role": "coordinator", "unit": null})),
+    ] {
+        let changed = app
+            .client
+            .patch(app.url(&format!("/api/v1/admin/users/{id}")))
+            .bearer_auth(&admin)
+            .json(&change)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(changed.status(), 200, "{:?}", changed.text().await);
+    }
     let mika_shift = open_shift(&app, &mika, &shift_body("raid", &["mika"])).await;
     let kast_shift = open_shift(&app, &kast, &shift_body("raid", &["kast"])).await;
     // Ids the database refuses; several, so that some share a group with writes that pass.
@@ -1049,13 +1071,15 @@ async fn puts_arriving_together_are_each_written_as_their_own(db: Db) {
         // Into the other unit's shift: refused by scope, among creates that pass.
         sends.push(("mika", &mika, &kast_shift, 422, Uuid::new_v4().to_string()));
         sends.push(("kast", &kast, &kast_shift, 500, refused_by_database()));
-        sends.push((
-            "mika",
-            &signed_out,
-            &mika_shift,
-            401,
-            Uuid::new_v4().to_string(),
-        ));
+        for (token, status) in [(&signed_out, 401), (&disabled, 401), (&promoted, 403)] {
+            sends.push((
+                "mika",
+                token,
+                &mika_shift,
+                status,
+                Uuid::new_v4().to_string(),
+            ));
+        }
     }
     let requests = sends.iter().map(|(_, token, shift, _, id)| {
         let app = &app;
@@ -1124,6 +1148,21 @@ async fn puts_arriving_together_are_each_written_as_their_own(db: Db) {
     };
     assert_eq!(listed(mika.clone(), mika_shift.clone()).await, 8);
     assert_eq!(listed(kast.clone(), kast_shift.clone()).await, 8);
+    // Each refused caller's attempts are recorded as refusals of the route.
+    let denials = app
+        .get_ok("/api/v1/audit?action=denied&limit=100", &auditor)
+        .await;
+    let mut refused: Vec<(Option<&str>, &str)> = denials["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["record_id"] == "/api/v1/encounters/{id}")
+        .map(|e| (e["username"].as_str(), e["outcome"].as_str().unwrap()))
+        .collect();
+    refused.sort_unstable();
+    let mut expected = [(None, "unauthenticated"); 8].to_vec();
+    expected.extend([(Some("mika3"), "denied"); 4]);
+    assert_eq!(refused, expected);
 }
 
 async fn lists_paginate_and_filter(db: Db) {

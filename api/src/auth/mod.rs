@@ -16,12 +16,13 @@ use std::pin::Pin;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use faltlogg_domain::account::Role;
+use faltlogg_domain::audit::{Action, Entry};
+use faltlogg_domain::ids::{SessionId, UserId};
 use faltlogg_persistence::accounts::Principal;
 
 use crate::audit::{Actor, event};
 use crate::error::ApiError;
 use crate::startup::AppState;
-use faltlogg_domain::audit::Action;
 
 /// The roles a route admits.
 pub trait Policy {
@@ -83,43 +84,10 @@ impl<P: Policy + 'static> FromRequest for Auth<P> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-        let token = bearer_token(req);
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let request_id = crate::audit::request_id(req);
-        // The route, not the path: ids in a path are the audit's record ids, not its routes.
-        let route = req
-            .match_pattern()
-            .unwrap_or_else(|| "unmatched".to_owned());
+        let verified = verified_caller(req);
         Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::internal(MissingState))?;
-            let refused = |actor: &Actor, outcome: &str| {
-                event(actor, Action::Denied, "route", Some(route.clone()), outcome)
-            };
-            let now = chrono::Utc::now().timestamp();
-            let claims = token.and_then(|token| state.keys.verify(&token, now));
-            let Some(claims) = claims else {
-                state
-                    .record(refused(&Actor::anonymous(request_id), "unauthenticated"))
-                    .await?;
-                return Err(ApiError::Unauthorized);
-            };
-            let principal = state
-                .principals
-                .live(claims.sid)
-                .await?
-                .filter(|principal| principal.user_id == claims.sub);
-            let Some(principal) = principal else {
-                state
-                    .record(refused(&Actor::anonymous(request_id), "unauthenticated"))
-                    .await?;
-                return Err(ApiError::Unauthorized);
-            };
-            let actor = Actor::of(&principal, request_id);
-            tracing::Span::current().record("user_id", tracing::field::display(&principal.user_id));
-            if !P::ROLES.contains(&principal.assignment.role()) {
-                state.record(refused(&actor, "denied")).await?;
-                return Err(ApiError::Forbidden);
-            }
+            let (state, caller, _) = verified.await?;
+            let (principal, actor) = looked_up::<P>(&state, &caller).await?;
             Ok(Auth {
                 principal,
                 actor,
@@ -127,6 +95,150 @@ impl<P: Policy + 'static> FromRequest for Auth<P> {
             })
         })
     }
+}
+
+/// The caller of a genuine, unexpired token, before their session is checked.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user_id: UserId,
+    pub session_id: SessionId,
+    pub request_id: Option<String>,
+    /// The route, not the path: ids in a path are the audit's record ids, not its routes.
+    pub route: String,
+}
+
+/// A caller whose token is genuine and unexpired, and says their role is one `P` admits;
+/// their session and account are still to be checked, by the work itself, in its own
+/// transaction, with [`admit`]. Encounter PUTs take it ([`crate::together`]): looked up
+/// on the way in, a session was a round trip and two thread hops of its own before the
+/// write's turn, and the write then ran on a check that might be outdated by the time it
+/// committed. A token whose role `P` does not admit is checked at once, as [`Auth`] does.
+pub struct Claimed<P: Policy> {
+    pub caller: Caller,
+    policy: PhantomData<P>,
+}
+
+impl<P: Policy + 'static> FromRequest for Claimed<P> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let verified = verified_caller(req);
+        Box::pin(async move {
+            let (state, caller, claimed_role) = verified.await?;
+            if !claimed_role.is_some_and(|role| P::ROLES.contains(&role)) {
+                // Refused as [`Auth`] refuses; or the account's role has changed since.
+                looked_up::<P>(&state, &caller).await?;
+            }
+            Ok(Claimed {
+                caller,
+                policy: PhantomData,
+            })
+        })
+    }
+}
+
+/// The caller of the request's token if it is genuine and unexpired, and the role it was
+/// issued for; a missing or bad token is refused (401) and recorded.
+fn verified_caller(
+    req: &HttpRequest,
+) -> impl Future<Output = Result<(web::Data<AppState>, Caller, Option<Role>), ApiError>> + 'static {
+    let token = bearer_token(req);
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let request_id = crate::audit::request_id(req);
+    let route = req
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    async move {
+        let state = state.ok_or_else(|| ApiError::internal(MissingState))?;
+        let now = chrono::Utc::now().timestamp();
+        let Some(claims) = token.and_then(|token| state.keys.verify(&token, now)) else {
+            let refusal = Refusal::unauthenticated(request_id, route);
+            state.record(refusal.entry).await?;
+            return Err(refusal.error);
+        };
+        tracing::Span::current().record("user_id", tracing::field::display(&claims.sub));
+        let caller = Caller {
+            user_id: claims.sub,
+            session_id: claims.sid,
+            request_id,
+            route,
+        };
+        Ok((state, caller, claims.role))
+    }
+}
+
+/// [`admit`] with the session looked up now; a refusal is recorded.
+async fn looked_up<P: Policy>(
+    state: &AppState,
+    caller: &Caller,
+) -> Result<(Principal, Actor), ApiError> {
+    let live = state.principals.live(caller.session_id).await?;
+    match admit(P::ROLES, caller, live) {
+        Ok(admitted) => Ok(admitted),
+        Err(refusal) => {
+            let Refusal { error, entry } = *refusal;
+            state.record(entry).await?;
+            Err(error)
+        }
+    }
+}
+
+/// A request refused, and the audit entry that records it.
+#[derive(Debug)]
+pub struct Refusal {
+    pub error: ApiError,
+    pub entry: Entry,
+}
+
+impl Refusal {
+    fn unauthenticated(request_id: Option<String>, route: String) -> Self {
+        Self {
+            entry: event(
+                &Actor::anonymous(request_id),
+                Action::Denied,
+                "route",
+                Some(route),
+                "unauthenticated",
+            ),
+            error: ApiError::Unauthorized,
+        }
+    }
+
+    /// A signed-in caller whose role or assignment does not allow the route.
+    pub fn denied(actor: &Actor, route: &str) -> Self {
+        Self {
+            entry: event(
+                actor,
+                Action::Denied,
+                "route",
+                Some(route.to_owned()),
+                "denied",
+            ),
+            error: ApiError::Forbidden,
+        }
+    }
+}
+
+/// Whom `caller` is, given their session as the database has it now (`live`: `None` when
+/// it is revoked, expired, idle too long, unknown, or its account disabled), if one of
+/// `roles`: the principal and the actor the audit log names; or the refusal.
+pub fn admit(
+    roles: &[Role],
+    caller: &Caller,
+    live: Option<Principal>,
+) -> Result<(Principal, Actor), Box<Refusal>> {
+    let Some(principal) = live.filter(|principal| principal.user_id == caller.user_id) else {
+        return Err(Box::new(Refusal::unauthenticated(
+            caller.request_id.clone(),
+            caller.route.clone(),
+        )));
+    };
+    let actor = Actor::of(&principal, caller.request_id.clone());
+    if !roles.contains(&principal.assignment.role()) {
+        return Err(Box::new(Refusal::denied(&actor, &caller.route)));
+    }
+    Ok((principal, actor))
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -21,7 +21,7 @@ impl Principals {
     /// `idle_timeout`: a session unused for longer is no longer live.
     pub fn start(db: &Database, idle_timeout: std::time::Duration) -> std::io::Result<Self> {
         let db = db.clone();
-        Batches::start("session-lookups", MOST_TOGETHER, move |sessions| {
+        Batches::start("session-lookups", MOST_TOGETHER, 1, move |sessions| {
             look_up(&db, idle_timeout, &sessions)
         })
         .map(Self)

@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
+use faltlogg_domain::account::Role;
 use faltlogg_domain::ids::{SessionId, UserId};
 use sha2::{Digest, Sha256};
 
@@ -25,6 +26,8 @@ const MOST_REMEMBERED: usize = 4_096;
 pub struct Verified {
     pub sub: UserId,
     pub sid: SessionId,
+    /// The role the token was issued for (`None`: one this build does not know).
+    pub role: Option<Role>,
     /// Seconds since the epoch.
     exp: i64,
 }
@@ -67,6 +70,9 @@ impl VerifiedTokens {
         let verified = Verified {
             sub: claims.sub,
             sid: claims.sid,
+            role: Role::ALL
+                .into_iter()
+                .find(|role| role.as_str() == claims.role),
             exp: claims.exp,
         };
         let mut seen = self.lock();

@@ -23,7 +23,7 @@ use faltlogg_persistence::shifts;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::{Auth, OutreachWorkers};
+use crate::auth::{Auth, Claimed, OutreachWorkers};
 use crate::error::{ApiError, Problem};
 use crate::extract::{Json, Query};
 use crate::pagination::{Page, decode_cursor, encode_cursor, page, parse_limit};
@@ -385,32 +385,26 @@ changes); any other change needs `If-Match`; in a closed shift a change needs \
     ))]
 pub async fn put_encounter(
     state: web::Data<AppState>,
-    auth: Auth<OutreachWorkers>,
+    auth: Claimed<OutreachWorkers>,
     req: HttpRequest,
     path: web::Path<String>,
     body: Result<Json<EncounterBody>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
     let Json(body) = body?;
     let id: EncounterId = path_id(&path)?;
-    let writer = writer(&auth.principal)?;
     let context = Context {
         now: crate::records::now(),
         notes_enabled: state.config.notes_enabled,
     };
     let (draft, reason) = body.parse(&context)?;
-    // An attempt counts as an update until it turns out to create.
-    let entry = auth
-        .actor
-        .entry(Action::Update, "encounter", Some(id.to_string()));
     let (applied, encounter) = state
         .together
         .put(EncounterPut {
-            writer,
+            caller: auth.caller,
             id,
             draft,
             if_match: if_match(&req),
             amendment_reason: reason,
-            entry,
         })
         .await?;
     Ok(respond(applied, encounter))
