@@ -3,11 +3,11 @@
 //! On PostgreSQL every statement is a round trip, with a context switch on each side and
 //! the backend's per-statement work; a logged encounter alone was nine of them, and the
 //! database alone running those reaches 18% of its bare-INSERT rate (BENCHMARKS.md). When
-//! many phones are busy at once, one thread takes the first item waiting and every one
+//! many phones are busy at once, a thread takes the first item waiting and every one
 //! that arrived behind it, does them with a few statements in all, and answers each: what
 //! arrives while it works is the next batch. Alone, an item is a batch of one and waits
-//! for nobody. (Two or four such threads were measured for encounter writes: smaller
-//! batches, and no faster.)
+//! for nobody. Encounter writes run two such threads (`together::WRITERS`), so that one
+//! batch's statements run while the other's wait for the database; session lookups one.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex, PoisonError, mpsc};
@@ -21,7 +21,7 @@ const MOST_WAITING: usize = 1_024;
 
 type Waiting<I, O> = (I, oneshot::Sender<O>);
 
-/// The way to a batching thread. The thread ends when the last clone is dropped.
+/// The way to batching threads. They end when the last clone is dropped.
 pub struct Batches<I, O> {
     items: mpsc::SyncSender<Waiting<I, O>>,
 }

@@ -359,8 +359,8 @@ pub fn put(
         let attempt = |conn: &mut DbConnection| put_once(conn, write, now);
         match attempt(conn)? {
             Some(done) => Ok(done),
-            // Another request created it after this one looked: the second look finds it
-            // and answers as a retry, an update or a conflict.
+            // Another request created or changed it after this one looked: the second look
+            // finds it and answers as a retry, an update or a conflict.
             None => attempt(conn)?.ok_or(WriteError::Store(StoreError::Duplicate)),
         }
     })
@@ -495,7 +495,8 @@ fn create_together(
     Ok(together.into_iter().map(|(i, e, _)| (i, e)).collect())
 }
 
-/// One attempt at [`put`]; `None` when a create found its id taken.
+/// One attempt at [`put`]; `None` when a create found its id taken, or an update found
+/// the record changed since it looked.
 fn put_once(
     conn: &mut DbConnection,
     write: Put<'_>,
@@ -557,7 +558,9 @@ fn put_once(
             ))
             .execute(conn)?;
             if updated == 0 {
-                return Err(WriteError::Stale(Box::new(stored)));
+                // Another write changed it after this one looked (a retry racing its first
+                // attempt, say): the second look answers as a retry or a conflict.
+                return Ok(None);
             }
             diesel::delete(
                 encounter_referrals::table

@@ -988,11 +988,11 @@ async fn racing_creates_of_one_id_end_as_one_create(db: Db) {
     assert_eq!(listed["items"].as_array().unwrap().len(), paths.len());
 }
 
-/// Encounter PUTs that arrive at the same moment are written in one transaction, and their
-/// sessions looked up in one query (see `api/src/batches.rs`); each must still be
+/// Encounter PUTs that arrive at the same moment are written in one transaction, their
+/// sessions checked in one query inside it (see `api/src/together.rs`); each must still be
 /// checked, answered and audited as its own: two units' workers, a signed-out session
-/// beside its live sibling, creates beside refusals, and writes the database refuses,
-/// which must not take the others with them.
+/// beside its live sibling, a disabled account and one made coordinator, creates beside
+/// refusals, and writes the database refuses, which must not take the others with them.
 async fn puts_arriving_together_are_each_written_as_their_own(db: Db) {
     use diesel::connection::SimpleConnection;
 
@@ -1004,8 +1004,8 @@ async fn puts_arriving_together_are_each_written_as_their_own(db: Db) {
         .token_for("kast1", Role::OutreachWorker, Some(Unit::Kast))
         .await;
     let auditor = app.token_for("granskare", Role::Auditor, None).await;
-    // Another session of the same worker, signed out: its requests' sessions are looked
-    // up together with the live one's.
+    // Another session of the same worker, signed out: its requests' sessions are checked
+    // together with the live one's, in the transaction that writes them.
     let signed_out = app.login("mika1").await.access_token;
     let logout = app
         .client
@@ -1163,6 +1163,18 @@ async fn puts_arriving_together_are_each_written_as_their_own(db: Db) {
     let mut expected = [(None, "unauthenticated"); 8].to_vec();
     expected.extend([(Some("mika3"), "denied"); 4]);
     assert_eq!(refused, expected);
+    // With a body that breaks a rule, they are still answered for who they are.
+    for (token, status) in [(&signed_out, 401), (&disabled, 401), (&promoted, 403)] {
+        let response = app
+            .put_json(
+                &format!("/api/v1/encounters/{}", Uuid::new_v4()),
+                token,
+                &json!({"shift_id": mika_shift, "role": "selling"}),
+                None,
+            )
+            .await;
+        assert_problem(response, status).await;
+    }
 }
 
 async fn lists_paginate_and_filter(db: Db) {

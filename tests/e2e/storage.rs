@@ -21,6 +21,7 @@ on_both_backends!(
     a_write_that_panics_does_not_stop_the_writes_after_it,
     a_duplicate_key_is_a_domain_outcome,
     a_create_that_loses_the_race_for_its_id_is_answered_as_a_retry,
+    an_update_retried_while_its_first_attempt_commits_is_answered_as_a_retry,
     a_batch_that_loses_the_race_for_one_id_is_answered_item_by_item,
     the_feed_does_not_wait_for_a_transaction_that_records_no_change,
     sealing_takes_short_transactions_and_seals_everything_waiting,
@@ -609,6 +610,77 @@ async fn a_create_that_loses_the_race_for_its_id_is_answered_as_a_retry(db: Db) 
             .map_err(|e| e.to_string())
     });
     assert_eq!(second, Ok(Applied::Unchanged));
+}
+
+/// A phone that timed out and sent its update again while the first attempt was still
+/// being written: the retry waits for the first, then finds its own content stored and is
+/// answered as a retry, not as a conflict with itself (on PostgreSQL it had read the
+/// version before, and its update then matched no row).
+async fn an_update_retried_while_its_first_attempt_commits_is_answered_as_a_retry(db: Db) {
+    use faltlogg_domain::encounter::{Context, EncounterDraft};
+    use faltlogg_domain::ids::EncounterId;
+    use faltlogg_domain::write::Applied;
+    use faltlogg_persistence::encounters;
+    let field = field(&db);
+    let (writer, draft) = (field.writer, field.draft.clone());
+    let id = EncounterId::new_random();
+    let now = chrono::Utc::now();
+    let (_, created) = encounters::put(
+        &mut field.database.get().unwrap(),
+        &writer,
+        id,
+        &draft,
+        None,
+        None,
+        now,
+    )
+    .unwrap();
+    let mut fields = draft.fields().clone();
+    fields.support_offered = !fields.support_offered;
+    let changed = EncounterDraft::new(
+        fields,
+        &Context {
+            now,
+            notes_enabled: true,
+        },
+    )
+    .unwrap();
+    let version = Some(created.version);
+
+    let (started, wait_for_first) = std::sync::mpsc::channel();
+    let retry = {
+        let database = field.test_db.connect();
+        let changed = changed.clone();
+        std::thread::spawn(move || {
+            wait_for_first.recv().unwrap();
+            encounters::put(
+                &mut database.get().unwrap(),
+                &writer,
+                id,
+                &changed,
+                version,
+                None,
+                now,
+            )
+            .map(|(applied, stored)| (applied, stored.version))
+            .map_err(|e| e.to_string())
+        })
+    };
+    let mut first = field.database.get().unwrap();
+    dialect::write_transaction(&mut first, |conn| {
+        let (applied, _) =
+            encounters::put(conn, &writer, id, &changed, version, None, now).unwrap();
+        assert_eq!(applied, Applied::Updated);
+        started.send(()).unwrap();
+        // Held open, so that the retry meets the update uncommitted.
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        Ok::<_, StoreError>(())
+    })
+    .unwrap();
+    assert_eq!(
+        retry.join().unwrap(),
+        Ok((Applied::Unchanged, created.version + 1))
+    );
 }
 
 /// A batch's new encounters are inserted together; when another request created one of

@@ -111,11 +111,21 @@ pub struct Caller {
 /// their session and account are still to be checked, by the work itself, in its own
 /// transaction, with [`admit`]. Encounter PUTs take it ([`crate::together`]): looked up
 /// on the way in, a session was a round trip and two thread hops of its own before the
-/// write's turn, and the write then ran on a check that might be outdated by the time it
-/// committed. A token whose role `P` does not admit is checked at once, as [`Auth`] does.
+/// write's turn (and the check was older still when the write ran). A token whose role
+/// `P` does not admit is checked at once, as [`Auth`] does; a request that fails before
+/// its work begins (a bad body) is checked with [`Claimed::confirm`].
 pub struct Claimed<P: Policy> {
     pub caller: Caller,
     policy: PhantomData<P>,
+}
+
+impl<P: Policy> Claimed<P> {
+    /// Checks the session now, as [`Auth`] would have: a request refused before its work
+    /// began is answered and recorded as a dead session's or a wrong role's (401, 403)
+    /// rather than for its body.
+    pub async fn confirm(&self, state: &AppState) -> Result<(), ApiError> {
+        looked_up::<P>(state, &self.caller).await.map(|_| ())
+    }
 }
 
 impl<P: Policy + 'static> FromRequest for Claimed<P> {

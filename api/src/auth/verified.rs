@@ -70,9 +70,7 @@ impl VerifiedTokens {
         let verified = Verified {
             sub: claims.sub,
             sid: claims.sid,
-            role: Role::ALL
-                .into_iter()
-                .find(|role| role.as_str() == claims.role),
+            role: claims.role.parse().ok(),
             exp: claims.exp,
         };
         let mut seen = self.lock();

@@ -390,13 +390,21 @@ pub async fn put_encounter(
     path: web::Path<String>,
     body: Result<Json<EncounterBody>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
-    let Json(body) = body?;
-    let id: EncounterId = path_id(&path)?;
-    let context = Context {
-        now: crate::records::now(),
-        notes_enabled: state.config.notes_enabled,
+    let parsed = body.and_then(|Json(body)| {
+        let id: EncounterId = path_id(&path)?;
+        let context = Context {
+            now: crate::records::now(),
+            notes_enabled: state.config.notes_enabled,
+        };
+        Ok((id, body.parse(&context)?))
+    });
+    let (id, (draft, reason)) = match parsed {
+        Ok(parsed) => parsed,
+        Err(error) => {
+            auth.confirm(&state).await?;
+            return Err(error);
+        }
     };
-    let (draft, reason) = body.parse(&context)?;
     let (applied, encounter) = state
         .together
         .put(EncounterPut {
