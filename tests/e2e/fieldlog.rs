@@ -988,6 +988,23 @@ async fn racing_creates_of_one_id_end_as_one_create(db: Db) {
     assert_eq!(listed["items"].as_array().unwrap().len(), paths.len());
 }
 
+/// Sends each `(token, shift, id)` PUT of an adult encounter at once; their statuses, in
+/// order.
+async fn put_all(app: &TestApp, puts: Vec<(&String, &String, String)>) -> Vec<u16> {
+    futures_util::future::join_all(puts.into_iter().map(|(token, shift, id)| async move {
+        app.put_json(
+            &format!("/api/v1/encounters/{id}"),
+            token,
+            &adult(shift, "selling"),
+            None,
+        )
+        .await
+        .status()
+        .as_u16()
+    }))
+    .await
+}
+
 /// Encounter PUTs that arrive at the same moment are written in one transaction, their
 /// sessions checked in one query inside it (see `api/src/together.rs`); each must still be
 /// checked, answered and audited as its own: two units' workers, a signed-out session
@@ -1081,21 +1098,14 @@ async fn puts_arriving_together_are_each_written_as_their_own(db: Db) {
             ));
         }
     }
-    let requests = sends.iter().map(|(_, token, shift, _, id)| {
-        let app = &app;
-        async move {
-            app.put_json(
-                &format!("/api/v1/encounters/{id}"),
-                token,
-                &adult(shift, "selling"),
-                None,
-            )
-            .await
-            .status()
-            .as_u16()
-        }
-    });
-    let statuses = futures_util::future::join_all(requests).await;
+    let statuses = put_all(
+        &app,
+        sends
+            .iter()
+            .map(|(_, token, shift, _, id)| (*token, *shift, id.clone()))
+            .collect(),
+    )
+    .await;
     let expected: Vec<u16> = sends.iter().map(|send| send.3).collect();
     assert_eq!(statuses, expected);
 
@@ -1149,20 +1159,35 @@ async fn puts_arriving_together_are_each_written_as_their_own(db: Db) {
     assert_eq!(listed(mika.clone(), mika_shift.clone()).await, 8);
     assert_eq!(listed(kast.clone(), kast_shift.clone()).await, 8);
     // Each refused caller's attempts are recorded as refusals of the route.
-    let denials = app
-        .get_ok("/api/v1/audit?action=denied&limit=100", &auditor)
-        .await;
-    let mut refused: Vec<(Option<&str>, &str)> = denials["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["record_id"] == "/api/v1/encounters/{id}")
-        .map(|e| (e["username"].as_str(), e["outcome"].as_str().unwrap()))
-        .collect();
-    refused.sort_unstable();
-    let mut expected = [(None, "unauthenticated"); 8].to_vec();
-    expected.extend([(Some("mika3"), "denied"); 4]);
-    assert_eq!(refused, expected);
+    let refusals = |unauthenticated: usize, denied: usize| {
+        let app = &app;
+        let auditor = &auditor;
+        async move {
+            let denials = app
+                .get_ok("/api/v1/audit?action=denied&limit=100", auditor)
+                .await;
+            let mut refused: Vec<(Option<String>, String)> = denials["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["record_id"] == "/api/v1/encounters/{id}")
+                .map(|e| {
+                    (
+                        e["username"].as_str().map(str::to_owned),
+                        e["outcome"].as_str().unwrap().to_owned(),
+                    )
+                })
+                .collect();
+            refused.sort_unstable();
+            let mut expected = vec![(None, "unauthenticated".to_owned()); unauthenticated];
+            expected.extend(vec![
+                (Some("mika3".to_owned()), "denied".to_owned());
+                denied
+            ]);
+            assert_eq!(refused, expected);
+        }
+    };
+    refusals(8, 4).await;
     // With a body that breaks a rule, they are still answered for who they are.
     for (token, status) in [(&signed_out, 401), (&disabled, 401), (&promoted, 403)] {
         let response = app
@@ -1175,6 +1200,31 @@ async fn puts_arriving_together_are_each_written_as_their_own(db: Db) {
             .await;
         assert_problem(response, status).await;
     }
+    refusals(10, 5).await;
+    // Again without writes the database refuses, so that no group falls back to writing
+    // its PUTs one by one: the refusals are made in the group's own transaction.
+    let again: Vec<(&String, u16)> = (0..6)
+        .flat_map(|_| {
+            [
+                (&mika, 201),
+                (&signed_out, 401),
+                (&disabled, 401),
+                (&promoted, 403),
+            ]
+        })
+        .collect();
+    let statuses = put_all(
+        &app,
+        again
+            .iter()
+            .map(|(token, _)| (*token, &mika_shift, Uuid::new_v4().to_string()))
+            .collect(),
+    )
+    .await;
+    let expected: Vec<u16> = again.iter().map(|(_, status)| *status).collect();
+    assert_eq!(statuses, expected);
+    assert_eq!(listed(mika.clone(), mika_shift.clone()).await, 8 + 6);
+    refusals(22, 11).await;
 }
 
 async fn lists_paginate_and_filter(db: Db) {
