@@ -1,6 +1,7 @@
 //! Who is calling, and whether they may: every route names its allowed roles through the
-//! type of its `Auth<…>` argument; the session and account are checked in the database
-//! on every request, so a revoked phone or a disabled account stops at once.
+//! type of its `Auth<…>` argument (encounter PUTs: `Claimed<…>`); the session and account
+//! are checked in the database on every request (for an encounter PUT, in the transaction
+//! that writes it), so a revoked phone or a disabled account stops at once.
 
 pub mod keys;
 pub mod password;
