@@ -248,7 +248,8 @@ fn statements(
          g AS MATERIALIZED (SELECT i, (i - 1) / {PER_SHIFT} + 1 AS s, \
              {r100} AS r_role, {r100} AS r_age, {r100} AS r_years, {r100} AS r_gender, \
              {r1000} AS r_home, {r100} AS r_pseudonym, {person} AS person, {r100} AS r_flags, \
-             {r100} AS r_support, {r1000} AS r_void, {after} AS after_start FROM n), \
+             {r100} AS r_support, {r1000} AS r_void, {after} AS after_start, \
+             {r100} AS r_refer, {r35} AS r_target FROM n), \
          e AS (SELECT g.*, \
              CASE WHEN r_role < 45 THEN 'selling' WHEN r_role < 85 THEN 'buyer' \
                   ELSE 'sugar_dating' END AS role, \
@@ -267,7 +268,8 @@ fn statements(
              support_offered, support_response, guardian_contacted_at_sent, \
              guardian_not_contacted_reason, concern_filed_at_sent, concern_municipality, \
              concern_filed_by_unit, notes, late_entry, lacks_safeguarding, voided_at, \
-             voided_by, void_reason, version, created_at, updated_at, shift_with_police) \
+             voided_by, void_reason, version, created_at, updated_at, shift_with_police, \
+             referral_targets) \
          SELECT {encounter_id}, e.shift, e.unit, e.author, {occurred}, {occurred_sent}, \
              e.role, e.age_group, \
              CASE WHEN e.age_group = 'under_18' THEN 13 + e.r_years % 5 \
@@ -290,12 +292,24 @@ fn statements(
              CASE WHEN e.r_void < 10 THEN e.author ELSE NULL END, \
              CASE WHEN e.r_void < 10 THEN 'Dubblett' ELSE NULL END, \
              CASE WHEN e.r_void < 10 THEN 2 ELSE 1 END, \
-             {occurred}, {occurred}, e.police \
+             {occurred}, {occurred}, e.police, \
+             CASE WHEN e.r_refer >= 20 THEN '' \
+                  WHEN e.age_group = 'under_18' THEN \
+                 CASE e.r_target % 5 WHEN 0 THEN 'ungdomsjouren' \
+                     WHEN 1 THEN 'regionkoordinator_barn' WHEN 2 THEN 'stodcentrum' \
+                     WHEN 3 THEN 'mika_halsa' ELSE 'local_social_services' END \
+             ELSE \
+                 CASE e.r_target % 7 WHEN 0 THEN 'mika' WHEN 1 THEN 'kast' \
+                     WHEN 2 THEN 'mika_halsa' WHEN 3 THEN 'protected_housing' \
+                     WHEN 4 THEN 'local_social_services' WHEN 5 THEN 'reflection_period' \
+                     ELSE 'iom_return' END \
+             END \
          FROM e",
         series = sql.series(encounters),
         r100 = rand(100),
         r1000 = rand(1000),
         person = rand(20_000),
+        r35 = rand(35),
         after = rand(21_600),
         unit = unit_of("g.s"),
         occurred_at = plus("sh.started_at", "g.after_start"),
@@ -307,22 +321,11 @@ fn statements(
         voided = plus(occurred, "86400"),
     );
 
+    // One referral for a fifth of the encounters, to the target each carries.
     let referrals_sql = format!(
         "INSERT INTO encounter_referrals (encounter_id, position, target, at_sent) \
-         SELECT e.id, 0, \
-             CASE WHEN e.age_group = 'under_18' THEN \
-                 CASE {r5} WHEN 0 THEN 'ungdomsjouren' WHEN 1 THEN 'regionkoordinator_barn' \
-                     WHEN 2 THEN 'stodcentrum' WHEN 3 THEN 'mika_halsa' \
-                     ELSE 'local_social_services' END \
-             ELSE \
-                 CASE {r7} WHEN 0 THEN 'mika' WHEN 1 THEN 'kast' WHEN 2 THEN 'mika_halsa' \
-                     WHEN 3 THEN 'protected_housing' WHEN 4 THEN 'local_social_services' \
-                     WHEN 5 THEN 'reflection_period' ELSE 'iom_return' END \
-             END, NULL \
-         FROM encounters e WHERE e.id LIKE '{ENCOUNTER_ID}%' AND {r100} < 20",
-        r5 = rand(5),
-        r7 = rand(7),
-        r100 = rand(100),
+         SELECT id, 0, referral_targets, NULL FROM encounters \
+         WHERE id LIKE '{ENCOUNTER_ID}%' AND referral_targets <> ''"
     );
 
     // Older notifications have been dealt with; the last month's are still open.

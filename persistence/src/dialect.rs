@@ -472,6 +472,27 @@ pub fn revert_all_migrations(conn: &mut DbConnection) -> Result<usize, StoreErro
         .map_err(|e| StoreError::Migration(e.to_string()))
 }
 
+/// Reverts migrations newest first, down to and including the one whose version ends so
+/// (its number, `"000011"`): a migration's data step is tested by writing with the newer
+/// code, stepping back and migrating up again. Returns how many were reverted.
+pub fn revert_migrations_through(
+    conn: &mut DbConnection,
+    number: &str,
+) -> Result<usize, StoreError> {
+    let mut reverted = 0;
+    loop {
+        let version = match conn {
+            DbConnection::Sqlite(inner) => inner.revert_last_migration(SQLITE_MIGRATIONS),
+            DbConnection::Postgres(inner) => inner.revert_last_migration(POSTGRES_MIGRATIONS),
+        }
+        .map_err(|e| StoreError::Migration(e.to_string()))?;
+        reverted += 1;
+        if version.to_string().replace('-', "").ends_with(number) {
+            return Ok(reverted);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

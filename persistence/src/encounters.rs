@@ -23,7 +23,7 @@ use faltlogg_domain::write::{Applied, Conflict, Refusal};
 use crate::dialect::{Lock, in_write_transaction, lock_record, on_backend, write_transaction};
 use crate::notifications::Known;
 use crate::schema::{encounter_referrals, encounters};
-use crate::stored::{coded, corrupt, opt, parse, text, time};
+use crate::stored::{self, coded, corrupt, opt, parse, text, time};
 use crate::write::{
     WriteError, Writer, is_retry, record_amendment, record_moved, require_amendment_reason,
     retry_once,
@@ -68,6 +68,7 @@ struct Row {
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
     _shift_with_police: bool,
+    _referral_targets: String,
 }
 
 /// The columns a draft decides; written alike on create and update. `None` is NULL, not
@@ -101,6 +102,7 @@ struct Values {
     concern_filed_by_unit: Option<&'static str>,
     notes: Option<String>,
     lacks_safeguarding: bool,
+    referral_targets: String,
 }
 
 /// Owned, not borrowed from the draft: see `dialect::prepared_by_size`.
@@ -149,6 +151,7 @@ fn values(draft: &EncounterDraft) -> Values {
         concern_filed_by_unit,
         notes: f.notes.as_ref().map(|n| n.as_str().to_owned()),
         lacks_safeguarding: draft.lacks_safeguarding(),
+        referral_targets: stored::targets(f.referrals.iter().map(|r| r.target)),
     }
 }
 

@@ -166,6 +166,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         shift_with_police -> Bool,
+        referral_targets -> Text,
     }
 }
 

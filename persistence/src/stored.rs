@@ -1,10 +1,13 @@
 //! Turning stored columns back into domain values. The database held only what the
 //! domain once accepted, so a value that does not parse is corruption, not user error.
 
+use std::collections::BTreeSet;
+
 use chrono::NaiveDate;
 use faltlogg_domain::codes::Coded;
 use faltlogg_domain::text::FreeText;
 use faltlogg_domain::time::DeviceTime;
+use faltlogg_domain::unit::ReferralTarget;
 
 use crate::StoreError;
 
@@ -30,6 +33,23 @@ pub(crate) fn coded<T: Coded>(code: &str) -> Result<T, StoreError> {
     })
 }
 
+/// The referral targets an encounter stores beside its referrals, for the reports to
+/// count in one pass: each target once, codes sorted and joined by commas ("" for none),
+/// so that encounters referred to the same targets group together.
+pub(crate) fn targets(targets: impl IntoIterator<Item = ReferralTarget>) -> String {
+    let codes: BTreeSet<&str> = targets.into_iter().map(ReferralTarget::code).collect();
+    codes.into_iter().collect::<Vec<_>>().join(",")
+}
+
+/// The targets that [`targets`] stored.
+pub(crate) fn referral_targets(stored: &str) -> Result<Vec<ReferralTarget>, StoreError> {
+    stored
+        .split(',')
+        .filter(|code| !code.is_empty())
+        .map(coded)
+        .collect()
+}
+
 pub(crate) fn date(day: &str) -> Result<NaiveDate, StoreError> {
     parse(day)
 }
@@ -49,4 +69,45 @@ pub(crate) fn opt<T>(
     f: impl Fn(&str) -> Result<T, StoreError>,
 ) -> Result<Option<T>, StoreError> {
     value.map(f).transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use faltlogg_domain::unit::ReferralTarget;
+    use proptest::prelude::*;
+
+    use super::{referral_targets, targets};
+
+    fn target() -> impl Strategy<Value = ReferralTarget> {
+        proptest::sample::select(ReferralTarget::ALL.to_vec())
+    }
+
+    proptest! {
+        /// Whatever an encounter names, and however often, its stored targets read back as
+        /// each target once, and the same set of targets is stored as the same text.
+        #[test]
+        fn stored_targets_read_back_as_each_target_once(
+            named in proptest::collection::vec(target(), 0..20),
+        ) {
+            let stored = targets(named.iter().copied());
+            let read = referral_targets(&stored).unwrap();
+            let set: BTreeSet<&str> = named.iter().map(|t| t.code()).collect();
+            prop_assert_eq!(read.len(), set.len());
+            prop_assert_eq!(
+                read.iter().map(|t| t.code()).collect::<BTreeSet<_>>(),
+                set
+            );
+            let mut reversed = named.clone();
+            reversed.reverse();
+            prop_assert_eq!(targets(reversed), stored);
+        }
+    }
+
+    #[test]
+    fn an_unknown_stored_target_is_corruption() {
+        assert!(referral_targets("stodcentrum,nowhere").is_err());
+        assert_eq!(referral_targets("").unwrap(), vec![]);
+    }
 }

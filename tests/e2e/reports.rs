@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use faltlogg_api::table::parse_csv;
+use faltlogg_persistence::dialect;
 
 use crate::fieldlog::{adult, log};
 use crate::helpers::{Db, TestApp, assert_problem};
@@ -18,6 +19,7 @@ on_both_backends!(
     a_shift_that_turns_out_to_be_with_police_brings_its_meetings_into_the_report,
     the_source_documents_figures_give_its_paragraph,
     the_sugar_dating_report_counts_ungdomsjourens_contacts,
+    referrals_stored_before_encounters_carried_their_targets_are_counted,
     the_municipalities_report_follows_homes_connections_and_notifications,
     reports_come_as_csv_and_excel_and_refuse_bad_periods,
     each_role_gets_the_reports_design_gives_it,
@@ -396,7 +398,9 @@ async fn the_sugar_dating_report_counts_ungdomsjourens_contacts(db: Db) {
     let ids = logged(&app, &ujour, &shift, shift_at("online_outreach", false, "2025-09-10T18:00:00+02:00", &["ungdomsjouren", "regionkoordinator_barn"]), vec![
         minor(15, json!({"home_municipality": "0180", "guardian_contacted_at": at,
             "concern_report": {"filed_at": at, "municipality": "0180"},
-            "referrals": [{"target": "stodcentrum"}, {"target": "regionkoordinator_barn"}]})),
+            // One encounter naming a target twice is one contact referred there.
+            "referrals": [{"target": "stodcentrum"}, {"target": "regionkoordinator_barn"},
+                {"target": "stodcentrum"}]})),
         minor(16, json!({"gender": "male", "home_municipality": "0127",
             "guardian_not_contacted_reason": "Risk för barnet",
             "concern_report": {"filed_by_unit": "regionkoordinator_barn"},
@@ -417,6 +421,21 @@ async fn the_sugar_dating_report_counts_ungdomsjourens_contacts(db: Db) {
         &json!({"reason": "Fel"}),
     )
     .await;
+    // A correction that refers the 14-year-old after all counts with its new referrals.
+    let corrected = minor(
+        14,
+        json!({"home_municipality": "0980", "support_offered": false,
+        "referrals": [{"target": "mika_halsa"}]}),
+    );
+    let response = app
+        .put_json(
+            &format!("/api/v1/encounters/{}", ids[2]),
+            &ujour,
+            &corrected,
+            Some(1),
+        )
+        .await;
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
     // Another unit's contact in the same shift.
     push(
         &app,
@@ -456,6 +475,7 @@ async fn the_sugar_dating_report_counts_ungdomsjourens_contacts(db: Db) {
     assert_eq!(report["support_offered"], 6);
     assert_eq!(report["referrals"]["stodcentrum"], 2);
     assert_eq!(report["referrals"]["regionkoordinator_barn"], 1);
+    assert_eq!(report["referrals"]["mika_halsa"], 1);
     assert_eq!(report["referrals"]["mika"], 0);
 
     let own = app
@@ -463,6 +483,56 @@ async fn the_sugar_dating_report_counts_ungdomsjourens_contacts(db: Db) {
         .await;
     assert_eq!(own["contacts"], 6);
     assert_eq!(own["gender"]["male"], 1);
+}
+
+/// Migration 000011 gives every stored encounter the targets of its referrals, which the
+/// report counts from then on: stepping back before it (which drops them) and migrating
+/// again gives the same figures.
+async fn referrals_stored_before_encounters_carried_their_targets_are_counted(db: Db) {
+    let app = TestApp::spawn(&db).await;
+    let ujour = app
+        .token_for("ujour1", Role::OutreachWorker, Some(Unit::Ungdomsjouren))
+        .await;
+    let coordinator = app.token_for("samordnare", Role::Coordinator, None).await;
+    let shift = Uuid::new_v4().to_string();
+    let at = "2025-09-10T19:00:00+02:00";
+    let referred = |targets: &[&str]| {
+        let referrals: Vec<Value> = targets.iter().map(|t| json!({"target": t})).collect();
+        met(&shift, "sugar_dating", at, json!({"referrals": referrals}))
+    };
+    logged(
+        &app,
+        &ujour,
+        &shift,
+        shift_at(
+            "online_outreach",
+            false,
+            "2025-09-10T18:00:00+02:00",
+            &["ungdomsjouren"],
+        ),
+        vec![
+            referred(&["stodcentrum", "mika_halsa", "stodcentrum"]),
+            referred(&["mika_halsa"]),
+            referred(&[]),
+        ],
+    )
+    .await;
+    let path = format!("/api/v1/reports/sugar-dating{YEAR}");
+    let before = app.get_ok(&path, &coordinator).await["referrals"].clone();
+    assert_eq!(
+        (
+            before["stodcentrum"].as_u64(),
+            before["mika_halsa"].as_u64()
+        ),
+        (Some(1), Some(2))
+    );
+
+    let database = app.db.connect();
+    let mut conn = database.get().unwrap();
+    let reverted = dialect::revert_migrations_through(&mut conn, "000011").unwrap();
+    drop(conn);
+    assert_eq!(database.migrate().unwrap(), reverted);
+    assert_eq!(app.get_ok(&path, &coordinator).await["referrals"], before);
 }
 
 async fn the_municipalities_report_follows_homes_connections_and_notifications(db: Db) {

@@ -190,35 +190,43 @@ async fn a_failed_write_transaction_leaves_nothing(db: Db) {
     assert_eq!(botkyrka_now(&mut conn).connections.len(), 2);
 }
 
-/// An instance still running the code from before migration 000010 (a rolling upgrade on
-/// PostgreSQL) inserts encounters without their shift's police flag: that insert fails,
-/// and the phone's retry reaches a new instance, instead of an encounter stored that the
-/// cooperation report would never count. One process owns an SQLite file: there the
-/// column keeps its default.
+/// An instance still running the code from before migration 000010 or 000011 (a rolling
+/// upgrade on PostgreSQL) inserts encounters without their shift's police flag or their
+/// referral targets: that insert fails, and the phone's retry reaches a new instance,
+/// instead of an encounter stored that a report would not count. One process owns an
+/// SQLite file: there the columns keep their defaults.
 async fn an_insert_that_does_not_know_the_police_flag_fails_on_postgres(db: Db) {
     use diesel::connection::SimpleConnection;
     let test_db = TestDb::create(&db);
     let database = test_db.connect();
     database.migrate().unwrap();
     let mut conn = database.get().unwrap();
-    let failed = conn
-        .batch_execute(
+    let mut insert = |extra_columns: &str, extra_values: &str| {
+        conn.batch_execute(&format!(
             "INSERT INTO encounters (id, shift_id, unit_code, logged_by, occurred_at, \
              occurred_at_sent, role, age_group, age_estimated, gender, home_municipality, \
              trafficking_suspected, self_harm, support_offered, late_entry, \
-             lacks_safeguarding, version, created_at, updated_at) \
+             lacks_safeguarding, version, created_at, updated_at{extra_columns}) \
              VALUES ('e', 's', 'mika', 'u', '2026-11-30 03:00:00', '2026-11-30T04:00:00+01:00', \
              'selling', 'adult', false, 'female', '0180', false, false, true, false, false, 1, \
-             '2026-11-30 03:00:00', '2026-11-30 03:00:00')",
-        )
-        .map_err(|error| error.to_string());
+             '2026-11-30 03:00:00', '2026-11-30 03:00:00'{extra_values})",
+        ))
+        .map_err(|error| error.to_string())
+    };
+    let before_police = insert("", "");
+    let before_referrals = insert(", shift_with_police", ", true");
     match db {
         Db::Postgres(_) => {
-            let error = failed.unwrap_err();
+            let error = before_police.unwrap_err();
             assert!(error.contains("shift_with_police"), "{error}");
+            let error = before_referrals.unwrap_err();
+            assert!(error.contains("referral_targets"), "{error}");
         }
-        // No default dropped: the insert gets as far as the missing shift.
-        Db::Sqlite => assert!(failed.unwrap_err().contains("FOREIGN KEY")),
+        // No default dropped: the inserts get as far as the missing shift.
+        Db::Sqlite => {
+            assert!(before_police.unwrap_err().contains("FOREIGN KEY"));
+            assert!(before_referrals.unwrap_err().contains("FOREIGN KEY"));
+        }
     }
 }
 

@@ -285,16 +285,13 @@ pub async fn sugar_dating(
     let period = period_of(&query)?;
     let units = units_of(&auth.principal);
     let bounds = period.utc_bounds();
-    let (contacts, referred) = state
+    let contacts = state
         .audited_report(
             auth.actor
                 .entry(Action::Export, "report", Some("sugar-dating".into())),
             move |conn| {
                 reports::begin_report(conn)?;
-                Ok((
-                    reports::sugar_dating_contacts(conn, bounds, units)?,
-                    reports::sugar_dating_referrals(conn, bounds, units)?,
-                ))
+                Ok(reports::sugar_dating_contacts(conn, bounds, units)?)
             },
         )
         .await?;
@@ -350,9 +347,9 @@ pub async fn sugar_dating(
             HomeGroup::OutsideCounty => &mut report.home.outside_county,
             HomeGroup::Unknown => &mut report.home.unknown,
         } += n;
-    }
-    for (target, n) in referred {
-        report.referrals.insert(target.code(), n);
+        for target in &group.referred_to {
+            *report.referrals.entry(target.code()).or_default() += n;
+        }
     }
     answer(&req, "sugardejting", &period, &report, Table::measures)
 }
