@@ -367,8 +367,13 @@ pub fn writes_no_changes(conn: &mut DbConnection) -> Result<(), diesel::result::
 /// the snapshot is either still listed or already committed when they are read. Only
 /// this database counts, so a long transaction elsewhere on the server (a `pg_dump` of
 /// another database) does not hold the feed back. Transaction ids of other sessions are
-/// visible to every role in `pg_stat_activity`; they are 32-bit there, widened here with
-/// the snapshot's epoch. Transactions marked with [`writes_no_changes`] do not count.
+/// visible to every role in `pg_stat_activity`; they are 32-bit there, widened here as
+/// PostgreSQL compares them, by their distance from the snapshot's next id (less than
+/// 2^31 either way): a transaction that took its id after the snapshot, and so is listed
+/// with an id at or above the next, is newer, not one from 2^32 ids ago. (Read as older,
+/// it set the horizon below every id, and under a steady stream of writes, where such a
+/// transaction is nearly always listed, the sealer and the feed readers passed nothing.)
+/// Transactions marked with [`writes_no_changes`] do not count.
 pub(crate) fn feed_horizon(conn: &mut DbConnection) -> Result<Option<i64>, diesel::result::Error> {
     use diesel::RunQueryDsl;
     use diesel::sql_types::BigInt;
@@ -379,25 +384,27 @@ pub(crate) fn feed_horizon(conn: &mut DbConnection) -> Result<Option<i64>, diese
         "pg_snapshot_xmax(pg_current_snapshot())::text::bigint",
     ))
     .get_result(inner)?;
-    let oldest_running: Option<i64> = diesel::select(
-        diesel::dsl::sql::<diesel::sql_types::Nullable<BigInt>>("(SELECT min(((")
-            .bind::<BigInt, _>(next)
-            .sql(
-                " >> 32) << 32) + a.backend_xid::text::bigint \
-             - CASE WHEN a.backend_xid::text::bigint >= (",
-            )
-            .bind::<BigInt, _>(next)
-            .sql(
-                " & 4294967295) THEN 4294967296 ELSE 0 END) \
+    let running: Vec<i64> = diesel::select(
+        diesel::dsl::sql::<diesel::sql_types::Array<BigInt>>(
+            "(SELECT coalesce(array_agg(a.backend_xid::text::bigint), '{}') \
              FROM pg_stat_activity a \
              WHERE a.datname = current_database() AND a.backend_xid IS NOT NULL \
              AND a.application_name IS DISTINCT FROM ",
-            )
-            .bind::<diesel::sql_types::Text, _>(NOT_A_FEED_WRITER)
-            .sql(")"),
+        )
+        .bind::<diesel::sql_types::Text, _>(NOT_A_FEED_WRITER)
+        .sql(")"),
     )
     .get_result(inner)?;
+    let oldest_running = running.into_iter().map(|xid| widen(next, xid)).min();
     Ok(Some(oldest_running.map_or(next, |oldest| oldest.min(next))))
+}
+
+/// A 32-bit transaction id widened to the 64 bits of `next`'s epoch, as PostgreSQL
+/// compares ids: by their distance from `next`, less than 2^31 either way.
+fn widen(next: i64, xid: i64) -> i64 {
+    const ID_SPACE: i64 = 1 << 32;
+    const HALF: i64 = 1 << 31;
+    next + ((xid - next.rem_euclid(ID_SPACE) + HALF).rem_euclid(ID_SPACE) - HALF)
 }
 
 /// After retention: on SQLite, copies the WAL back into the database file and truncates
@@ -496,6 +503,31 @@ pub fn revert_migrations_through(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any id within 2^31 of a snapshot's next, before it or after it (a transaction
+        /// that took its id after the snapshot), in any epoch, is read back as itself.
+        #[test]
+        fn a_listed_transaction_id_is_widened_to_itself(
+            next in (1i64 << 31)..(1i64 << 40),
+            distance in -(1i64 << 31)..(1i64 << 31),
+        ) {
+            let id = next + distance;
+            prop_assert_eq!(widen(next, id.rem_euclid(1 << 32)), id);
+        }
+    }
+
+    #[test]
+    fn ids_at_and_after_the_next_are_newer_not_an_epoch_older() {
+        let next = (3 << 32) + 1_000;
+        assert_eq!(widen(next, 1_000), next);
+        assert_eq!(widen(next, 1_001), next + 1);
+        assert_eq!(widen(next, 999), next - 1);
+        // Across the epoch's start, both ways.
+        assert_eq!(widen(3 << 32, (1 << 32) - 1), (3 << 32) - 1);
+        assert_eq!(widen((3 << 32) - 1, 0), 3 << 32);
+    }
 
     /// The writer that lets go and asks again at once waits behind the one already
     /// waiting (a mutex would mostly hand it straight back).
