@@ -155,27 +155,87 @@ fn seal_chunk(conn: &mut DbConnection) -> Result<usize, StoreError> {
             .order((audit_log::tx.asc(), audit_log::seq.asc()))
             .limit(SEAL_CHUNK)
             .load(conn)?;
-        let sealed = rows.len();
+        let mut seals = Seals::default();
         for row in rows {
             let (seq, entry) = from_row(row)?;
             let hash = entry.chain_hash(seq, &previous);
-            Seal {
-                seq,
-                prev_hash: &previous,
-                hash: &hash,
+            seals.seq.push(seq);
+            seals
+                .prev_hash
+                .push(std::mem::replace(&mut previous, hash.clone()));
+            seals.hash.push(hash);
+        }
+        let sealed = seals.seq.len();
+        match conn {
+            DbConnection::Postgres(pg) => {
+                seals.execute(pg)?;
             }
-            .execute(conn)?;
-            previous = hash;
+            DbConnection::Sqlite(sqlite) => {
+                for ((seq, prev_hash), hash) in
+                    seals.seq.iter().zip(&seals.prev_hash).zip(&seals.hash)
+                {
+                    Seal {
+                        seq: *seq,
+                        prev_hash,
+                        hash,
+                    }
+                    .execute(sqlite)?;
+                }
+            }
         }
         Ok(sealed)
     })
 }
 
-/// `UPDATE audit_log SET prev_hash = …, hash = … WHERE seq = …`, prepared once per
-/// connection. diesel prepares every `UPDATE` it builds anew (its `walk_ast` marks them
-/// all unsafe to cache), and the sealer runs one per audit entry, so one per request:
-/// parsed and planned each time, as `log_statement` showed during the headline. This
-/// statement's text never varies, so its type names it in diesel's statement cache.
+/// A chunk's seals as one statement on PostgreSQL, `UPDATE audit_log SET … FROM
+/// unnest($1, $2, $3) … WHERE seq = …`: one text (prepared once per connection) for any
+/// number of entries. An UPDATE per entry was a round trip per logged encounter, and on
+/// two busy cores each waits its turn. (SQLite is in-process: there [`Seal`] runs per
+/// entry.)
+#[derive(Default)]
+struct Seals {
+    seq: Vec<i64>,
+    prev_hash: Vec<String>,
+    hash: Vec<String>,
+}
+
+impl diesel::query_builder::QueryId for Seals {
+    type QueryId = Seals;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for Seals {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        use diesel::Column;
+        use diesel::sql_types::{Array, BigInt, Text};
+        out.push_sql("UPDATE ");
+        diesel::query_builder::QueryFragment::walk_ast(&audit_log::table, out.reborrow())?;
+        out.push_sql(" SET ");
+        out.push_identifier(audit_log::prev_hash::NAME)?;
+        out.push_sql(" = sealed.prev_hash, ");
+        out.push_identifier(audit_log::hash::NAME)?;
+        out.push_sql(" = sealed.hash FROM unnest(");
+        out.push_bind_param::<Array<BigInt>, _>(&self.seq)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.prev_hash)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.hash)?;
+        out.push_sql(") AS sealed (seq, prev_hash, hash) WHERE ");
+        diesel::query_builder::QueryFragment::walk_ast(&audit_log::seq, out.reborrow())?;
+        out.push_sql(" = sealed.seq");
+        Ok(())
+    }
+}
+
+impl RunQueryDsl<diesel::PgConnection> for Seals {}
+
+/// `UPDATE audit_log SET prev_hash = …, hash = … WHERE seq = …`: SQLite's seal, an entry
+/// at a time, prepared once per connection. diesel prepares every `UPDATE` it builds anew
+/// (its `walk_ast` marks them all unsafe to cache); this statement's text never varies,
+/// so its type names it in diesel's statement cache.
 struct Seal<'a> {
     seq: i64,
     prev_hash: &'a str,
