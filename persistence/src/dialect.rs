@@ -367,13 +367,12 @@ pub fn writes_no_changes(conn: &mut DbConnection) -> Result<(), diesel::result::
 /// the snapshot is either still listed or already committed when they are read. Only
 /// this database counts, so a long transaction elsewhere on the server (a `pg_dump` of
 /// another database) does not hold the feed back. Transaction ids of other sessions are
-/// visible to every role in `pg_stat_activity`; they are 32-bit there, widened here as
-/// PostgreSQL compares them, by their distance from the snapshot's next id (less than
-/// 2^31 either way): a transaction that took its id after the snapshot, and so is listed
-/// with an id at or above the next, is newer, not one from 2^32 ids ago. (Read as older,
-/// it set the horizon below every id, and under a steady stream of writes, where such a
-/// transaction is nearly always listed, the sealer and the feed readers passed nothing.)
-/// Transactions marked with [`writes_no_changes`] do not count.
+/// visible to every role in `pg_stat_activity`; they are 32-bit there, so [`widen`]ed:
+/// a transaction that took its id after the snapshot is listed with an id at or above the
+/// next, and is newer, not one from 2^32 ids ago. (Read as older, it set the horizon below
+/// every id, and under a steady stream of writes, where such a transaction is nearly
+/// always listed, the sealer and the feed readers passed nothing.) Transactions marked
+/// with [`writes_no_changes`] do not count.
 pub(crate) fn feed_horizon(conn: &mut DbConnection) -> Result<Option<i64>, diesel::result::Error> {
     use diesel::RunQueryDsl;
     use diesel::sql_types::BigInt;
@@ -481,7 +480,8 @@ pub fn revert_all_migrations(conn: &mut DbConnection) -> Result<usize, StoreErro
 
 /// Reverts migrations newest first, down to and including the one whose version ends so
 /// (its number, `"000011"`): a migration's data step is tested by writing with the newer
-/// code, stepping back and migrating up again. Returns how many were reverted.
+/// code, stepping back and migrating up again. Returns how many were reverted. For tests
+/// only: a number that names no migration reverts them all and then fails.
 pub fn revert_migrations_through(
     conn: &mut DbConnection,
     number: &str,

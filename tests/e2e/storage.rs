@@ -14,7 +14,7 @@ on_both_backends!(
     concurrent_starts_migrate_once,
     reference_data_is_seeded_as_the_design_lists_it,
     a_failed_write_transaction_leaves_nothing,
-    an_insert_that_does_not_know_the_police_flag_fails_on_postgres,
+    an_insert_from_before_the_report_columns_fails_on_postgres,
     a_report_sees_one_snapshot_and_does_not_wait_for_a_write,
     writes_through_the_writer_each_commit_or_fail_alone,
     a_write_whose_transaction_does_not_commit_is_answered_so_and_leaves_nothing,
@@ -195,7 +195,7 @@ async fn a_failed_write_transaction_leaves_nothing(db: Db) {
 /// referral targets: that insert fails, and the phone's retry reaches a new instance,
 /// instead of an encounter stored that a report would not count. One process owns an
 /// SQLite file: there the columns keep their defaults.
-async fn an_insert_that_does_not_know_the_police_flag_fails_on_postgres(db: Db) {
+async fn an_insert_from_before_the_report_columns_fails_on_postgres(db: Db) {
     use diesel::connection::SimpleConnection;
     let test_db = TestDb::create(&db);
     let database = test_db.connect();
