@@ -259,7 +259,8 @@ fn statements(
                   WHEN r_home < 850 THEN CASE r_home % 26 {home_case} END \
                   WHEN r_home < 900 THEN 'outside_county' WHEN r_home < 950 THEN 'abroad' \
                   ELSE 'unknown' END AS home, \
-             sh.id AS shift, sh.with_police AS police, sh.created_by AS author, {unit} AS unit, \
+             sh.id AS shift, sh.with_police AS police, sh.started_at AS shift_start, \
+             sh.created_by AS author, {unit} AS unit, \
              {occurred_at} AS occurred \
            FROM g JOIN shifts sh ON sh.id = {shift_id}) \
          INSERT INTO encounters (id, shift_id, unit_code, logged_by, occurred_at, \
@@ -269,7 +270,7 @@ fn statements(
              guardian_not_contacted_reason, concern_filed_at_sent, concern_municipality, \
              concern_filed_by_unit, notes, late_entry, lacks_safeguarding, voided_at, \
              voided_by, void_reason, version, created_at, updated_at, shift_with_police, \
-             referral_targets) \
+             referral_targets, shift_started_at) \
          SELECT {encounter_id}, e.shift, e.unit, e.author, {occurred}, {occurred_sent}, \
              e.role, e.age_group, \
              CASE WHEN e.age_group = 'under_18' THEN 13 + e.r_years % 5 \
@@ -303,7 +304,8 @@ fn statements(
                      WHEN 2 THEN 'mika_halsa' WHEN 3 THEN 'protected_housing' \
                      WHEN 4 THEN 'local_social_services' WHEN 5 THEN 'reflection_period' \
                      ELSE 'iom_return' END \
-             END \
+             END, \
+             e.shift_start \
          FROM e",
         series = sql.series(encounters),
         r100 = rand(100),

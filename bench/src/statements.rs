@@ -33,13 +33,13 @@ const COLUMNS: &str = "shift_id, occurred_at, occurred_at_sent, role, age_group,
     self_harm, support_offered, support_response, guardian_contacted_at_sent, \
     guardian_not_contacted_reason, concern_filed_at_sent, concern_municipality, \
     concern_filed_by_unit, notes, lacks_safeguarding, id, unit_code, logged_by, late_entry, \
-    version, created_at, updated_at, shift_with_police, referral_targets";
+    version, created_at, updated_at, shift_with_police, referral_targets, shift_started_at";
 
 fn values(shift: &str, id: &str, user: &str) -> String {
     format!(
         "'{shift}', now(), '2026-11-29T19:10:19+00:00', 'selling', 'adult', NULL, false, \
          'female', '0180', NULL, NULL, false, false, true, NULL, NULL, NULL, NULL, NULL, NULL, \
-         NULL, false, {id}, 'mika', '{user}', false, 1, now(), now(), true, ''"
+         NULL, false, {id}, 'mika', '{user}', false, 1, now(), now(), true, '', now()"
     )
 }
 

@@ -69,6 +69,7 @@ struct Row {
     updated_at: NaiveDateTime,
     _shift_with_police: bool,
     _referral_targets: String,
+    _shift_started_at: NaiveDateTime,
 }
 
 /// The columns a draft decides; written alike on create and update. `None` is NULL, not
@@ -644,9 +645,10 @@ fn insert_created(
         .map(|(e, shift)| {
             (
                 values(&e.draft),
-                // The cooperation report's index holds only encounters in shifts with
-                // police; a shift's update copies a changed flag (`shifts::update`).
+                // The cooperation report reads the shift's flag and start from its
+                // encounters; a shift's update copies changed ones (`shifts::update`).
                 encounters::shift_with_police.eq(shift.draft.with_police()),
+                encounters::shift_started_at.eq(shift.draft.started_at().utc().naive_utc()),
                 encounters::id.eq(e.id.to_string()),
                 encounters::unit_code.eq(e.unit.code()),
                 encounters::logged_by.eq(e.logged_by.to_string()),

@@ -4,8 +4,10 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::dsl::{self, case_when, count, count_star, max, min};
+use diesel::expression::BoxableExpression;
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Text};
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{BigInt, Bool, Text};
 use faltlogg_domain::codes::Coded;
 use faltlogg_domain::encounter::{AgeGroup, Gender, PersonRole};
 use faltlogg_domain::notification::NotificationStatus;
@@ -16,10 +18,13 @@ use crate::schema::{encounters, municipality_notifications, shift_units, shifts}
 use crate::stored::{coded, referral_targets};
 use crate::{DbConnection, StoreError};
 
+/// The backend of [`DbConnection`], whichever database it is connected to.
+type Backend = <DbConnection as Connection>::Backend;
+
 /// Readies the open transaction for a report's queries. On PostgreSQL they all read one
 /// snapshot (`REPEATABLE READ`), so that a report's figures agree with each other. Its
-/// counts of distinct people sort a year of pseudonyms: with the default 4 MB of
-/// `work_mem` that sort went to disk, so this transaction (only) gets more. And each
+/// groupings of a year of rows can outgrow the default 4 MB of `work_mem` (a sort of a
+/// year's pseudonyms went to disk), so this transaction (only) gets more. And each
 /// query is planned for its own period and units: from its sixth run on a connection
 /// PostgreSQL may switch a prepared statement to a plan for any parameters, which read the
 /// whole table for the cooperation report (578 ms instead of 186 for its first query).
@@ -96,24 +101,35 @@ pub fn shifts_with_police(
 }
 
 /// Encounters with people selling or buying in shifts with police that started in the
-/// period, met in it and not voided: counted by role, age group and support offered.
+/// period, met in it and not voided: the rows both cooperation queries count. Each
+/// encounter carries its shift's police flag and start (migrations 000010 and 000012), so
+/// that they are found in the report's own indexes without joining a year of them to their
+/// shifts.
+fn in_cooperation(
+    (start, end): Bounds,
+    units: Units,
+) -> Box<dyn BoxableExpression<encounters::table, Backend, SqlType = Bool>> {
+    Box::new(
+        encounters::shift_with_police
+            .and(encounters::shift_started_at.ge(start.naive_utc()))
+            .and(encounters::shift_started_at.lt(end.naive_utc()))
+            .and(encounters::occurred_at.ge(start.naive_utc()))
+            .and(encounters::occurred_at.lt(end.naive_utc()))
+            .and(encounters::voided_at.is_null())
+            .and(encounters::role.eq_any([PersonRole::Selling.code(), PersonRole::Buyer.code()]))
+            .and(units.admit(encounters::unit_code)),
+    )
+}
+
+/// The cooperation report's encounters counted by role, age group and support offered
+/// (`encounters_report_police`).
 pub fn cooperation_encounters(
     conn: &mut DbConnection,
-    (start, end): Bounds,
+    period: Bounds,
     units: Units,
 ) -> Result<Vec<(PersonRole, AgeGroup, bool, u64)>, StoreError> {
     encounters::table
-        .inner_join(shifts::table)
-        // The shift's flag as the encounter carries it: the report reads the narrow index
-        // of those encounters (`encounters_report_police`), not the year's.
-        .filter(encounters::shift_with_police)
-        .filter(shifts::started_at.ge(start.naive_utc()))
-        .filter(shifts::started_at.lt(end.naive_utc()))
-        .filter(encounters::occurred_at.ge(start.naive_utc()))
-        .filter(encounters::occurred_at.lt(end.naive_utc()))
-        .filter(encounters::voided_at.is_null())
-        .filter(encounters::role.eq_any([PersonRole::Selling.code(), PersonRole::Buyer.code()]))
-        .filter(units.admit(encounters::unit_code))
+        .filter(in_cooperation(period, units))
         .group_by((
             encounters::role,
             encounters::age_group,
@@ -133,40 +149,55 @@ pub fn cooperation_encounters(
 
 /// Of the same encounters, by role: how many carry a pseudonym, and how many distinct
 /// people those are (a pseudonym is a unit's own code, so it links within a unit only).
+/// The encounters are grouped by unit and pseudonym as `encounters_report_people` holds
+/// them, in order, and the groups counted: `count(DISTINCT unit || pseudonym)` sorted a
+/// year of strings instead.
 pub fn cooperation_pseudonyms(
     conn: &mut DbConnection,
-    (start, end): Bounds,
+    period: Bounds,
     units: Units,
 ) -> Result<Vec<(PersonRole, u64, u64)>, StoreError> {
-    encounters::table
-        .inner_join(shifts::table)
-        // The shift's flag as the encounter carries it: the report reads the narrow index
-        // of those encounters (`encounters_report_police`), not the year's.
-        .filter(encounters::shift_with_police)
-        .filter(shifts::started_at.ge(start.naive_utc()))
-        .filter(shifts::started_at.lt(end.naive_utc()))
-        .filter(encounters::occurred_at.ge(start.naive_utc()))
-        .filter(encounters::occurred_at.lt(end.naive_utc()))
-        .filter(encounters::voided_at.is_null())
-        .filter(encounters::role.eq_any([PersonRole::Selling.code(), PersonRole::Buyer.code()]))
-        .filter(units.admit(encounters::unit_code))
+    let people = encounters::table
+        .filter(in_cooperation(period, units))
         .filter(encounters::pseudonym.is_not_null())
-        .group_by(encounters::role)
-        .select((
+        .group_by((
             encounters::role,
-            count_star(),
-            count(
-                encounters::unit_code
-                    .concat("|")
-                    .concat(encounters::pseudonym.assume_not_null()),
-            )
-            .aggregate_distinct(),
+            encounters::unit_code,
+            encounters::pseudonym,
         ))
+        .select((encounters::role, dsl::sql::<BigInt>("COUNT(*) AS n")));
+    GroupsByRole(people)
         .load::<(String, i64, i64)>(conn)?
         .into_iter()
         .map(|(role, with, distinct)| Ok((coded(&role)?, tally(with), tally(distinct))))
         .collect()
 }
+
+/// `SELECT role, SUM(n), COUNT(*) FROM (<groups>) AS grouped GROUP BY role`, for a query
+/// whose rows are groups, each with its `role` and its size `n`: per role, the rows in the
+/// groups and the groups. diesel writes no subquery in FROM.
+struct GroupsByRole<Q>(Q);
+
+impl<Q> QueryId for GroupsByRole<Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q: QueryFragment<Backend>> QueryFragment<Backend> for GroupsByRole<Q> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Backend>) -> QueryResult<()> {
+        // `SUM` of a BIGINT is a NUMERIC on PostgreSQL.
+        out.push_sql("SELECT role, CAST(SUM(n) AS BIGINT), COUNT(*) FROM (");
+        self.0.walk_ast(out.reborrow())?;
+        out.push_sql(") AS grouped GROUP BY role");
+        Ok(())
+    }
+}
+
+impl<Q> Query for GroupsByRole<Q> {
+    type SqlType = (Text, BigInt, BigInt);
+}
+
+impl<Q> RunQueryDsl<DbConnection> for GroupsByRole<Q> {}
 
 /// How many contacts share one age group, gender, home, answer to support and set of
 /// referral targets, and among them the youngest and oldest age recorded and the

@@ -167,6 +167,7 @@ diesel::table! {
         updated_at -> Timestamp,
         shift_with_police -> Bool,
         referral_targets -> Text,
+        shift_started_at -> Timestamp,
     }
 }
 

@@ -337,10 +337,15 @@ fn update(
     if changed == 0 {
         return Ok(false);
     }
-    // Each encounter carries its shift's police flag for the cooperation report's index.
-    if draft.with_police() != stored.draft.with_police() {
+    // Each encounter carries its shift's police flag and start for the cooperation report.
+    if draft.with_police() != stored.draft.with_police()
+        || draft.started_at().utc() != stored.draft.started_at().utc()
+    {
         diesel::update(encounters::table.filter(encounters::shift_id.eq(id.to_string())))
-            .set(encounters::shift_with_police.eq(draft.with_police()))
+            .set((
+                encounters::shift_with_police.eq(draft.with_police()),
+                encounters::shift_started_at.eq(draft.started_at().utc().naive_utc()),
+            ))
             .execute(conn)?;
     }
     diesel::delete(shift_units::table.filter(shift_units::shift_id.eq(id.to_string())))

@@ -238,11 +238,33 @@ async fn the_cooperation_report_counts_shifts_with_police_and_their_meetings(db:
     assert_eq!(kast_view["shifts_with_police"]["total"], 1);
     assert_eq!(kast_view["selling"]["encounters"], 0);
     assert_eq!(kast_view["buyer"]["encounters"], 2);
+    assert_eq!(kast_view["selling"]["distinct_people"], 0);
+    assert_eq!(kast_view["buyer"]["distinct_people"], 2);
+    let mika_view = app
+        .get_ok(&format!("/api/v1/reports/cooperation{YEAR}"), &mika)
+        .await;
+    assert_eq!(mika_view["selling"], report["selling"]);
+    assert_eq!(mika_view["buyer"]["encounters"], 0);
+
+    // The encounters stored before they carried their shift's start (migration 000012)
+    // are counted alike once it has filled it in.
+    let database = app.db.connect();
+    let mut conn = database.get().unwrap();
+    let reverted = dialect::revert_migrations_through(&mut conn, "000012").unwrap();
+    drop(conn);
+    assert_eq!(database.migrate().unwrap(), reverted);
+    let again = app
+        .get_ok(&format!("/api/v1/reports/cooperation{YEAR}"), &coordinator)
+        .await;
+    assert_eq!(
+        (&again["selling"], &again["buyer"]),
+        (&report["selling"], &report["buyer"])
+    );
 }
 
-/// Each encounter carries its shift's police flag for the report's index: encounters
-/// logged one by one and pushed together both take it, and a shift's correction carries
-/// over to the encounters it already has, both ways.
+/// Each encounter carries its shift's police flag and start for the report's indexes:
+/// encounters logged one by one and pushed together both take them, and a shift's
+/// correction carries over to the encounters it already has, both ways.
 async fn a_shift_that_turns_out_to_be_with_police_brings_its_meetings_into_the_report(db: Db) {
     let app = TestApp::spawn(&db).await;
     let mika = app
@@ -290,7 +312,26 @@ async fn a_shift_that_turns_out_to_be_with_police_brings_its_meetings_into_the_r
     assert_eq!(selling(&counted), 5);
     assert_eq!(counted["shifts_with_police"]["total"], 2);
 
-    let response = app.put_json(&shift, &mika, &body(false), Some(2)).await;
+    // The shift began the year before after all: its encounters leave this year's report,
+    // though they were met in it, and come back when the start is corrected again.
+    let earlier = |police: bool| {
+        shift_at(
+            "street_outreach",
+            police,
+            "2024-12-31T20:00:00+01:00",
+            &["mika"],
+        )
+    };
+    let response = app.put_json(&shift, &mika, &earlier(true), Some(2)).await;
+    assert_eq!(response.status(), 200, "{:?}", response.text().await);
+    let counted = report().await;
+    assert_eq!(selling(&counted), 2);
+    assert_eq!(counted["shifts_with_police"]["total"], 1);
+    let response = app.put_json(&shift, &mika, &body(true), Some(3)).await;
+    assert_eq!(response.status(), 200, "{:?}", response.text().await);
+    assert_eq!(selling(&report().await), 5);
+
+    let response = app.put_json(&shift, &mika, &body(false), Some(4)).await;
     assert_eq!(response.status(), 200, "{:?}", response.text().await);
     assert_eq!(selling(&report().await), 2);
 }

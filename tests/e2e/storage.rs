@@ -215,17 +215,21 @@ async fn an_insert_from_before_the_report_columns_fails_on_postgres(db: Db) {
     };
     let before_police = insert("", "");
     let before_referrals = insert(", shift_with_police", ", true");
+    let before_shift_start = insert(", shift_with_police, referral_targets", ", true, ''");
     match db {
         Db::Postgres(_) => {
             let error = before_police.unwrap_err();
             assert!(error.contains("shift_with_police"), "{error}");
             let error = before_referrals.unwrap_err();
             assert!(error.contains("referral_targets"), "{error}");
+            let error = before_shift_start.unwrap_err();
+            assert!(error.contains("shift_started_at"), "{error}");
         }
         // No default dropped: the inserts get as far as the missing shift.
         Db::Sqlite => {
             assert!(before_police.unwrap_err().contains("FOREIGN KEY"));
             assert!(before_referrals.unwrap_err().contains("FOREIGN KEY"));
+            assert!(before_shift_start.unwrap_err().contains("FOREIGN KEY"));
         }
     }
 }
