@@ -23,9 +23,10 @@ use faltlogg_domain::ids::{EncounterId, SessionId};
 use faltlogg_domain::text::FreeText;
 use faltlogg_domain::write::Applied;
 use faltlogg_persistence::accounts::{self, Principal};
+use faltlogg_persistence::dialect::Held;
 use faltlogg_persistence::encounters::{self, Put};
 use faltlogg_persistence::write::Writer;
-use faltlogg_persistence::{Database, DbConnection, StoreError, audit, dialect};
+use faltlogg_persistence::{Database, DbConnection, StoreError, audit};
 
 use crate::audit::{Actor, outcome_of, write_audited};
 use crate::auth::{Caller, OutreachWorkers, Policy, Refusal, admit};
@@ -90,7 +91,9 @@ fn write_group(db: &Database, idle_timeout: Duration, puts: Vec<EncounterPut>) -
     let together = {
         let puts = Arc::clone(&puts);
         db.with_writer(move |conn| {
-            dialect::write_transaction(conn, |conn| write_together(conn, idle_timeout, &puts))
+            encounters::put_transaction(conn, puts.iter().map(|put| &put.draft), |conn, held| {
+                write_together(conn, idle_timeout, &puts, held)
+            })
         })
     };
     together.unwrap_or_else(|error| {
@@ -127,6 +130,7 @@ fn write_together(
     conn: &mut DbConnection,
     idle_timeout: Duration,
     puts: &[EncounterPut],
+    held: &Held,
 ) -> Result<Vec<Written>, StoreError> {
     let now = crate::records::now();
     let sessions: Vec<SessionId> = puts.iter().map(|put| put.caller.session_id).collect();
@@ -158,7 +162,7 @@ fn write_together(
     let mut outcomes = if writes.is_empty() {
         Vec::new()
     } else {
-        encounters::put_many(conn, &writes, now)?
+        encounters::put_many(conn, &writes, held, now)?
     }
     .into_iter();
     let mut entries = Vec::with_capacity(puts.len());

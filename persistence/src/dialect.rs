@@ -140,7 +140,81 @@ where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
-    let _turn = begin_write(conn)?;
+    let turn = begin_write(conn)?;
+    end_write(conn, turn, f)
+}
+
+/// Shared record locks ([`lock_record`]) that a write transaction took as it began
+/// ([`write_transaction_sharing`]): a write in it need not take them again.
+#[derive(Debug, Default)]
+pub struct Held(Vec<String>);
+
+impl Held {
+    /// Whether the record's shared lock is held.
+    pub(crate) fn covers(&self, kind: &str, key: &str) -> bool {
+        self.0.binary_search(&lock_name(kind, key)).is_ok()
+    }
+}
+
+fn lock_name(kind: &str, key: &str) -> String {
+    format!("{kind}:{key}")
+}
+
+/// Runs `f` in a transaction meant to write, as [`write_transaction`] does, which begins
+/// holding the shared locks of the records of `kind` keyed `keys`. On PostgreSQL they are
+/// taken in the round trip of its `BEGIN` (a write transaction of a group of encounters
+/// is a handful of round trips, so one fewer counts), in one order, so that two such
+/// transactions never wait for each other in a circle. Inside an open transaction, and on
+/// SQLite, whose one writer needs no record locks, it holds none.
+pub fn write_transaction_sharing<T, E, F>(
+    conn: &mut DbConnection,
+    kind: &'static str,
+    keys: &[String],
+    f: F,
+) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection, &Held) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    let DbConnection::Postgres(inner) = conn else {
+        return write_transaction(conn, |conn| f(conn, &Held::default()));
+    };
+    if keys.is_empty() || transaction_depth(inner)? > 0 {
+        return write_transaction(conn, |conn| f(conn, &Held::default()));
+    }
+    let mut names: Vec<String> = keys.iter().map(|key| lock_name(kind, key)).collect();
+    names.sort();
+    names.dedup();
+    // Plain SQL (a simple query takes no parameters): each name as a quoted literal.
+    let locks: Vec<String> = names
+        .iter()
+        .map(|name| {
+            format!(
+                "pg_advisory_xact_lock_shared(hashtextextended('{}', 0))",
+                name.replace('\'', "''")
+            )
+        })
+        .collect();
+    let sql = format!("BEGIN; SELECT {}", locks.join(", "));
+    if let Err(error) = AnsiTransactionManager::begin_transaction_sql(inner, &sql) {
+        // The `BEGIN` may have run and the locks failed: diesel counts no transaction then,
+        // so the connection must not be left inside one.
+        if let Err(rollback_error) = inner.batch_execute("ROLLBACK") {
+            tracing::error!(error = %rollback_error, "rollback after a failed begin failed");
+        }
+        return Err(error.into());
+    }
+    let held = Held(names);
+    end_write(conn, None, |conn| f(conn, &held))
+}
+
+/// Runs `f` in the write transaction just begun, and commits it, or rolls it back if `f`
+/// fails; `_turn` is held until then.
+fn end_write<T, E, F>(conn: &mut DbConnection, _turn: WriteTurn, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
     match f(conn) {
         Ok(value) => {
             commit_write(conn)?;
@@ -328,7 +402,7 @@ pub(crate) fn lock_record(
 ) -> Result<(), diesel::result::Error> {
     if let DbConnection::Postgres(inner) = conn {
         use diesel::ExpressionMethods;
-        let key = hashtextextended(format!("{kind}:{key}"), 0);
+        let key = hashtextextended(lock_name(kind, key), 0);
         // Typed functions, not `sql_query`: the statement is prepared once per connection.
         let _: bool = match lock {
             Lock::Shared => diesel::RunQueryDsl::get_result(
@@ -504,6 +578,18 @@ pub fn revert_migrations_through(
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn held_locks_cover_their_own_records_only() {
+        let mut names = vec![lock_name("shift", "b"), lock_name("shift", "a")];
+        names.sort();
+        let held = Held(names);
+        assert!(held.covers("shift", "a"));
+        assert!(held.covers("shift", "b"));
+        assert!(!held.covers("shift", "c"));
+        assert!(!held.covers("unit", "a"));
+        assert!(!Held::default().covers("shift", "a"));
+    }
 
     proptest! {
         /// Any id within 2^31 of a snapshot's next, before it or after it (a transaction

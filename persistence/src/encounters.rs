@@ -20,7 +20,9 @@ use faltlogg_domain::time::stockholm_day_start;
 use faltlogg_domain::unit::Unit;
 use faltlogg_domain::write::{Applied, Conflict, Refusal};
 
-use crate::dialect::{Lock, in_write_transaction, lock_record, on_backend, write_transaction};
+use crate::dialect::{
+    self, Held, Lock, in_write_transaction, lock_record, on_backend, write_transaction,
+};
 use crate::notifications::Known;
 use crate::schema::{encounter_referrals, encounters};
 use crate::stored::{self, coded, corrupt, opt, parse, text, time};
@@ -322,7 +324,7 @@ fn shift_for(
     id: ShiftId,
 ) -> Result<Shift, WriteError<Encounter>> {
     // Shared: encounters are written side by side, but not while the shift closes.
-    lock_record(conn, "shift", &id.to_string(), Lock::Shared)?;
+    lock_record(conn, shifts::LOCK, &id.to_string(), Lock::Shared)?;
     shifts::get(conn, id)?
         .filter(|shift| ShiftScope::Unit(writer.unit).admits(shift))
         .ok_or_else(|| {
@@ -370,6 +372,26 @@ pub fn put(
     })
 }
 
+/// Runs `f` in a write transaction that begins holding the shared locks of the shifts
+/// `drafts` are written into, taken with its `BEGIN` on PostgreSQL
+/// ([`dialect::write_transaction_sharing`]): [`put_many`], given the [`Held`], does not take
+/// them again.
+pub fn put_transaction<'d, T, E, F>(
+    conn: &mut DbConnection,
+    drafts: impl IntoIterator<Item = &'d EncounterDraft>,
+    f: F,
+) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection, &Held) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    let shifts: Vec<String> = drafts
+        .into_iter()
+        .map(|draft| draft.shift_id().to_string())
+        .collect();
+    dialect::write_transaction_sharing(conn, shifts::LOCK, &shifts, f)
+}
+
 /// One write of a batch, as its PUT carries it, and who writes it.
 #[derive(Debug, Clone, Copy)]
 pub struct Put<'a> {
@@ -391,13 +413,15 @@ pub type PutOutcome = Result<(Applied, Encounter), WriteError<Encounter>>;
 /// write (an update, a retry, a refusal, an id given twice) goes through [`put`] in
 /// order; encounters do not depend on each other, so the order between the two kinds
 /// changes no outcome.
+/// `held`: the shift locks the caller's transaction holds already ([`put_transaction`]).
 pub fn put_many(
     conn: &mut DbConnection,
     puts: &[Put<'_>],
+    held: &Held,
     now: DateTime<Utc>,
 ) -> Result<Vec<PutOutcome>, StoreError> {
     in_write_transaction(conn, |conn| {
-        let mut created = create_together(conn, puts, now)?;
+        let mut created = create_together(conn, puts, held, now)?;
         let mut outcomes = Vec::with_capacity(puts.len());
         for (i, p) in puts.iter().enumerate() {
             let outcome = match created.remove(&i) {
@@ -430,6 +454,7 @@ pub fn put_many(
 fn create_together(
     conn: &mut DbConnection,
     puts: &[Put<'_>],
+    held: &Held,
     now: DateTime<Utc>,
 ) -> Result<HashMap<usize, Encounter>, StoreError> {
     let mut times_given: HashMap<EncounterId, usize> = HashMap::new();
@@ -454,8 +479,8 @@ fn create_together(
     // In one order, so that two batches never wait for each other's locks in a circle.
     shift_ids.sort();
     shift_ids.dedup();
-    for id in &shift_ids {
-        lock_record(conn, "shift", id, Lock::Shared)?;
+    for id in shift_ids.iter().filter(|id| !held.covers(shifts::LOCK, id)) {
+        lock_record(conn, shifts::LOCK, id, Lock::Shared)?;
     }
     let shifts: HashMap<ShiftId, Shift> = shifts::get_many(conn, &shift_ids)?
         .into_iter()

@@ -14,6 +14,10 @@ use faltlogg_domain::write::{Applied, Conflict, Refusal};
 use faltlogg_domain::{FieldError, codes::Coded};
 
 use crate::dialect::{Lock, lock_record, write_transaction};
+
+/// The kind of record lock ([`lock_record`]) a shift is locked by: shared by the writes of
+/// its encounters, exclusive for a change to the shift itself.
+pub(crate) const LOCK: &str = "shift";
 use crate::schema::{encounters, shift_units, shifts, users};
 use crate::stored::{coded, corrupt, opt, parse, text, time};
 use crate::write::{
@@ -204,7 +208,7 @@ pub fn put(
             write_transaction(conn, |conn| {
                 // Exclusive: encounters written into the shift meanwhile see its kind and
                 // units before or after the change, and a leaving unit's check holds.
-                lock_record(conn, "shift", &id.to_string(), Lock::Exclusive)?;
+                lock_record(conn, LOCK, &id.to_string(), Lock::Exclusive)?;
                 let applied = match get(conn, id)? {
                     None => {
                         writer_refusal(writer, draft)?;
@@ -424,7 +428,7 @@ pub fn close(
         || {
             write_transaction(conn, |conn| {
                 // Exclusive: no encounter is being written into the shift while it closes.
-                lock_record(conn, "shift", &id.to_string(), Lock::Exclusive)?;
+                lock_record(conn, LOCK, &id.to_string(), Lock::Exclusive)?;
                 let shift = get_in(conn, ShiftScope::Unit(writer.unit), id)?;
                 if shift.status == ShiftStatus::Closed {
                     return Ok((Applied::Unchanged, shift));

@@ -27,6 +27,7 @@ on_both_backends!(
     sealing_takes_short_transactions_and_seals_everything_waiting,
     a_group_s_inserts_and_the_sealer_s_update_are_prepared_once_per_connection,
     the_feed_waits_for_a_change_that_commits_late,
+    a_write_transaction_begins_holding_its_shared_locks,
 );
 
 fn day(s: &str) -> NaiveDate {
@@ -713,7 +714,7 @@ async fn a_batch_that_loses_the_race_for_one_id_is_answered_item_by_item(db: Db)
             amendment_reason: None,
         });
         dialect::write_transaction(conn, |conn| {
-            encounters::put_many(conn, &puts, chrono::Utc::now())
+            encounters::put_many(conn, &puts, &Default::default(), chrono::Utc::now())
         })
         .unwrap()
         .into_iter()
@@ -860,7 +861,7 @@ async fn a_group_s_inserts_and_the_sealer_s_update_are_prepared_once_per_connect
             amendment_reason: None,
         });
         let written = dialect::write_transaction(&mut conn, |conn| {
-            encounters::put_many(conn, &puts, chrono::Utc::now())
+            encounters::put_many(conn, &puts, &Default::default(), chrono::Utc::now())
         })
         .unwrap();
         assert!(written.iter().all(Result::is_ok));
@@ -965,4 +966,61 @@ async fn the_feed_waits_for_a_change_that_commits_late(db: Db) {
     let mut both = vec![early, late];
     both.sort();
     assert_eq!(seen, both, "the reader saw every change exactly once");
+}
+
+/// A group of encounter writes begins its transaction holding its shifts' shared locks,
+/// taken with the `BEGIN` on PostgreSQL: a change to one of those shifts (an exclusive
+/// lock) waits until the group commits, a key with a quote in it is one key like any
+/// other, and a `BEGIN` whose locks fail leaves the connection outside a transaction.
+async fn a_write_transaction_begins_holding_its_shared_locks(db: Db) {
+    use diesel::RunQueryDsl;
+    use diesel::connection::SimpleConnection;
+    use diesel::sql_types::Bool;
+
+    let test_db = TestDb::create(&db);
+    let database = test_db.connect();
+    database.migrate().unwrap();
+    let mut conn = database.get().unwrap();
+    let mut other = database.get().unwrap();
+    let keys = ["a".to_owned(), "it's".to_owned(), "a".to_owned()];
+    let free = |conn: &mut faltlogg_persistence::DbConnection, key: &str| -> bool {
+        diesel::select(diesel::dsl::sql::<Bool>(&format!(
+            "pg_try_advisory_xact_lock(hashtextextended('{}', 0))",
+            key.replace('\'', "''")
+        )))
+        .get_result(conn)
+        .unwrap()
+    };
+    let Db::Postgres(_) = db else {
+        // SQLite's one writer needs no record locks: the transaction runs and commits.
+        let ran = dialect::write_transaction_sharing(&mut conn, "shift", &keys, |_, _| {
+            Ok::<_, StoreError>(true)
+        });
+        assert!(ran.unwrap());
+        return;
+    };
+    dialect::write_transaction_sharing(&mut conn, "shift", &keys, |_, _| {
+        assert!(!free(&mut other, "shift:a"));
+        assert!(!free(&mut other, "shift:it's"));
+        assert!(free(&mut other, "shift:b"));
+        assert!(free(&mut other, "a"), "the kind is part of the key");
+        Ok::<_, StoreError>(())
+    })
+    .unwrap();
+    assert!(free(&mut other, "shift:a"), "released at commit");
+
+    // Another transaction holds "shift:a" exclusively; ours gives up waiting for it.
+    other
+        .batch_execute("BEGIN; SELECT pg_advisory_xact_lock(hashtextextended('shift:a', 0))")
+        .unwrap();
+    conn.batch_execute("SET lock_timeout = '50ms'").unwrap();
+    let failed = dialect::write_transaction_sharing(&mut conn, "shift", &keys, |_, _| {
+        Ok::<_, StoreError>(())
+    });
+    assert!(failed.is_err());
+    other.batch_execute("ROLLBACK").unwrap();
+    // Outside a transaction: a write transaction begins and commits as usual.
+    dialect::write_transaction_sharing(&mut conn, "shift", &keys, |_, _| Ok::<_, StoreError>(()))
+        .unwrap();
+    assert!(free(&mut other, "shift:a"));
 }

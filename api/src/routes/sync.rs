@@ -11,6 +11,7 @@ use faltlogg_domain::ids::{EncounterId, ShiftId};
 use faltlogg_domain::text::FreeText;
 use faltlogg_domain::write::{Applied, Refusal};
 use faltlogg_domain::{FieldError, ValidationErrors};
+use faltlogg_persistence::dialect::Held;
 use faltlogg_persistence::encounters::Put;
 use faltlogg_persistence::feed::{self, Change, FeedPosition};
 use faltlogg_persistence::write::{WriteError, Writer};
@@ -316,7 +317,7 @@ fn push_encounters(
             amendment_reason: reason.as_ref(),
         })
         .collect();
-    let outcomes = encounters::put_many(conn, &puts, context.now)?;
+    let outcomes = encounters::put_many(conn, &puts, &Held::default(), context.now)?;
     for ((i, id, _, _), outcome) in run.iter().zip(outcomes) {
         let unit = writer.unit;
         results[*i] = Some(settle(
