@@ -8,7 +8,7 @@ use faltlogg_domain::audit::{Action, Entry, GENESIS};
 use faltlogg_domain::codes::Coded;
 
 use crate::dialect::{self, insert_rows, write_transaction};
-use crate::schema::{audit_log, audit_prune_permits};
+use crate::schema::{audit_chain_end, audit_log, audit_prune_permits};
 use crate::stored::coded;
 use crate::{DbConnection, StoreError};
 
@@ -137,26 +137,19 @@ fn seal_chunk(conn: &mut DbConnection) -> Result<usize, StoreError> {
         dialect::serialize_on(conn, SEAL_LOCK_KEY)?;
         dialect::writes_no_changes(conn)?;
         let horizon = dialect::feed_horizon(conn)?;
-        let mut previous: String = audit_log::table
-            .filter(audit_log::hash.is_not_null())
-            .order((audit_log::tx.desc(), audit_log::seq.desc()))
-            .select(audit_log::hash.assume_not_null())
-            .first(conn)
-            .optional()?
-            .unwrap_or_else(|| GENESIS.to_owned());
-        let mut query = audit_log::table
-            .filter(audit_log::hash.is_null())
-            .select(entry_columns!())
-            .into_boxed();
+        let end = chain_end(conn)?;
+        let mut query = after(end.as_ref()).select((audit_log::tx, entry_columns!()));
         if let Some(horizon) = horizon {
             query = query.filter(audit_log::tx.lt(horizon));
         }
-        let rows: Vec<Row> = query
+        let rows: Vec<(i64, Row)> = query
             .order((audit_log::tx.asc(), audit_log::seq.asc()))
             .limit(SEAL_CHUNK)
             .load(conn)?;
+        let mut previous = end.map_or_else(|| GENESIS.to_owned(), |end| end.hash);
+        let mut last = None;
         let mut seals = Seals::default();
-        for row in rows {
+        for (tx, row) in rows {
             let (seq, entry) = from_row(row)?;
             let hash = entry.chain_hash(seq, &previous);
             seals.seq.push(seq);
@@ -164,7 +157,11 @@ fn seal_chunk(conn: &mut DbConnection) -> Result<usize, StoreError> {
                 .prev_hash
                 .push(std::mem::replace(&mut previous, hash.clone()));
             seals.hash.push(hash);
+            last = Some((tx, seq));
         }
+        let Some((tx, seq)) = last else {
+            return Ok(0);
+        };
         let sealed = seals.seq.len();
         match conn {
             DbConnection::Postgres(pg) => {
@@ -183,8 +180,57 @@ fn seal_chunk(conn: &mut DbConnection) -> Result<usize, StoreError> {
                 }
             }
         }
+        let end = (
+            audit_chain_end::tx.eq(tx),
+            audit_chain_end::seq.eq(seq),
+            audit_chain_end::hash.eq(previous),
+        );
+        if diesel::update(audit_chain_end::table)
+            .set(end.clone())
+            .execute(conn)?
+            == 0
+        {
+            diesel::insert_into(audit_chain_end::table)
+                .values((audit_chain_end::one.eq(true), end))
+                .execute(conn)?;
+        }
         Ok(sealed)
     })
+}
+
+/// The newest sealed entry: where the chain goes on. The sealer keeps it, in the same
+/// transaction as its seals; none before the first seal.
+struct ChainEnd {
+    tx: i64,
+    seq: i64,
+    hash: String,
+}
+
+fn chain_end(conn: &mut DbConnection) -> Result<Option<ChainEnd>, StoreError> {
+    Ok(audit_chain_end::table
+        .select((
+            audit_chain_end::tx,
+            audit_chain_end::seq,
+            audit_chain_end::hash,
+        ))
+        .first::<(i64, i64, String)>(conn)
+        .optional()?
+        .map(|(tx, seq, hash)| ChainEnd { tx, seq, hash }))
+}
+
+/// The entries after the chain's end in chain order, `(tx, seq) > (end.tx, end.seq)`: the
+/// unsealed ones. The first condition lets the chain's index start at the end instead of
+/// filtering every entry before it.
+fn after(
+    end: Option<&ChainEnd>,
+) -> audit_log::BoxedQuery<'static, <DbConnection as Connection>::Backend> {
+    let query = audit_log::table.into_boxed();
+    match end {
+        Some(end) => query
+            .filter(audit_log::tx.ge(end.tx))
+            .filter(audit_log::tx.gt(end.tx).or(audit_log::seq.gt(end.seq))),
+        None => query,
+    }
 }
 
 /// A chunk's seals as one statement on PostgreSQL, `UPDATE audit_log SET … FROM
@@ -344,12 +390,10 @@ pub fn verify(conn: &mut DbConnection) -> Result<Verification, StoreError> {
     })
 }
 
-/// Entries written but not yet sealed into the chain.
+/// Entries written but not yet sealed into the chain: those after its end.
 pub fn unsealed(conn: &mut DbConnection) -> Result<u64, StoreError> {
-    let n: i64 = audit_log::table
-        .filter(audit_log::hash.is_null())
-        .count()
-        .get_result(conn)?;
+    let end = chain_end(conn)?;
+    let n: i64 = after(end.as_ref()).count().get_result(conn)?;
     Ok(u64::try_from(n).unwrap_or(0))
 }
 

@@ -268,6 +268,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    audit_chain_end (one) {
+        one -> Bool,
+        tx -> BigInt,
+        seq -> BigInt,
+        hash -> Text,
+    }
+}
+
+diesel::table! {
     audit_prune_permits (id) {
         id -> Text,
     }
