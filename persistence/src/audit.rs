@@ -10,7 +10,7 @@ use faltlogg_domain::codes::Coded;
 use crate::dialect::{self, insert_rows, write_transaction};
 use crate::schema::{audit_chain_end, audit_log, audit_prune_permits};
 use crate::stored::coded;
-use crate::{DbConnection, StoreError};
+use crate::{DbBackend, DbConnection, StoreError};
 
 /// Any number that is ours alone: sealers on several instances take turns on it.
 const SEAL_LOCK_KEY: i64 = 0x0046_4c4f_4741; // "FLOGA"
@@ -221,9 +221,7 @@ fn chain_end(conn: &mut DbConnection) -> Result<Option<ChainEnd>, StoreError> {
 /// The entries after the chain's end in chain order, `(tx, seq) > (end.tx, end.seq)`: the
 /// unsealed ones. The first condition lets the chain's index start at the end instead of
 /// filtering every entry before it.
-fn after(
-    end: Option<&ChainEnd>,
-) -> audit_log::BoxedQuery<'static, <DbConnection as Connection>::Backend> {
+fn after(end: Option<&ChainEnd>) -> audit_log::BoxedQuery<'static, DbBackend> {
     let query = audit_log::table.into_boxed();
     match end {
         Some(end) => query

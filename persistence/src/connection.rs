@@ -20,6 +20,10 @@ pub enum DbConnection {
 
 pub type PooledConnection = r2d2::PooledConnection<Manager>;
 
+/// diesel's backend of [`DbConnection`]: the one queries are built for, whichever database
+/// it is connected to, for what is written out by hand (a boxed filter, a query fragment).
+pub(crate) type DbBackend = <DbConnection as diesel::Connection>::Backend;
+
 /// The backend, chosen by the URL's scheme.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Backend {

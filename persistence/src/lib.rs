@@ -18,6 +18,7 @@ pub mod shifts;
 mod stored;
 pub mod write;
 
+pub(crate) use connection::DbBackend;
 pub use connection::{Backend, Database, DbConnection, PooledConnection};
 pub use error::StoreError;
 

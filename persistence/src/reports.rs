@@ -16,10 +16,7 @@ use faltlogg_domain::unit::{ReferralTarget, Unit};
 
 use crate::schema::{encounters, municipality_notifications, shift_units, shifts};
 use crate::stored::{coded, referral_targets};
-use crate::{DbConnection, StoreError};
-
-/// The backend of [`DbConnection`], whichever database it is connected to.
-type Backend = <DbConnection as Connection>::Backend;
+use crate::{DbBackend, DbConnection, StoreError};
 
 /// Readies the open transaction for a report's queries. On PostgreSQL they all read one
 /// snapshot (`REPEATABLE READ`), so that a report's figures agree with each other. Its
@@ -108,7 +105,7 @@ pub fn shifts_with_police(
 fn in_cooperation(
     (start, end): Bounds,
     units: Units,
-) -> Box<dyn BoxableExpression<encounters::table, Backend, SqlType = Bool>> {
+) -> Box<dyn BoxableExpression<encounters::table, DbBackend, SqlType = Bool>> {
     Box::new(
         encounters::shift_with_police
             .and(encounters::shift_started_at.ge(start.naive_utc()))
@@ -183,8 +180,8 @@ impl<Q> QueryId for GroupsByRole<Q> {
     const HAS_STATIC_QUERY_ID: bool = false;
 }
 
-impl<Q: QueryFragment<Backend>> QueryFragment<Backend> for GroupsByRole<Q> {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Backend>) -> QueryResult<()> {
+impl<Q: QueryFragment<DbBackend>> QueryFragment<DbBackend> for GroupsByRole<Q> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DbBackend>) -> QueryResult<()> {
         // `SUM` of a BIGINT is a NUMERIC on PostgreSQL.
         out.push_sql("SELECT role, CAST(SUM(n) AS BIGINT), COUNT(*) FROM (");
         self.0.walk_ast(out.reborrow())?;

@@ -14,10 +14,6 @@ use faltlogg_domain::write::{Applied, Conflict, Refusal};
 use faltlogg_domain::{FieldError, codes::Coded};
 
 use crate::dialect::{Lock, lock_record, write_transaction};
-
-/// The kind of record lock ([`lock_record`]) a shift is locked by: shared by the writes of
-/// its encounters, exclusive for a change to the shift itself.
-pub(crate) const LOCK: &str = "shift";
 use crate::schema::{encounters, shift_units, shifts, users};
 use crate::stored::{coded, corrupt, opt, parse, text, time};
 use crate::write::{
@@ -25,6 +21,10 @@ use crate::write::{
     require_amendment_reason, retry_once,
 };
 use crate::{DbConnection, StoreError};
+
+/// The kind of record lock ([`lock_record`]) a shift is locked by: shared by the writes of
+/// its encounters, exclusive for a change to the shift itself.
+pub(crate) const LOCK: &str = "shift";
 
 type ShiftRow = (
     String,

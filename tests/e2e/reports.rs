@@ -314,15 +314,13 @@ async fn a_shift_that_turns_out_to_be_with_police_brings_its_meetings_into_the_r
 
     // The shift began the year before after all: its encounters leave this year's report,
     // though they were met in it, and come back when the start is corrected again.
-    let earlier = |police: bool| {
-        shift_at(
-            "street_outreach",
-            police,
-            "2024-12-31T20:00:00+01:00",
-            &["mika"],
-        )
-    };
-    let response = app.put_json(&shift, &mika, &earlier(true), Some(2)).await;
+    let earlier = shift_at(
+        "street_outreach",
+        true,
+        "2024-12-31T20:00:00+01:00",
+        &["mika"],
+    );
+    let response = app.put_json(&shift, &mika, &earlier, Some(2)).await;
     assert_eq!(response.status(), 200, "{:?}", response.text().await);
     let counted = report().await;
     assert_eq!(selling(&counted), 2);
