@@ -79,14 +79,10 @@ impl Together {
     }
 }
 
+/// A PUT that arrives alone is a group of one: this way is two round trips shorter than
+/// the single write's (the shift's lock goes with `BEGIN`, and no look for the id before
+/// the insert), and at concurrency 16 about one group in four is alone.
 fn write_group(db: &Database, idle_timeout: Duration, puts: Vec<EncounterPut>) -> Vec<Written> {
-    if puts.len() == 1 {
-        // Alone, a PUT takes the shorter way: the single write, in its own transaction.
-        return puts
-            .into_iter()
-            .map(|put| alone(db, idle_timeout, put))
-            .collect();
-    }
     let puts = Arc::new(puts);
     let together = {
         let puts = Arc::clone(&puts);

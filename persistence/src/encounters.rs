@@ -30,7 +30,7 @@ use crate::write::{
     WriteError, Writer, is_retry, record_amendment, record_moved, require_amendment_reason,
     retry_once,
 };
-use crate::{DbConnection, StoreError, notifications, reference, shifts};
+use crate::{DbConnection, StoreError, feed, notifications, reference, shifts};
 
 /// What the concern report's filing time says once retention erased its details.
 pub(crate) const ERASED: &str = "erased";
@@ -500,7 +500,7 @@ fn create_together(
         })
         .collect();
     let rows: Vec<(&Encounter, &Shift)> = together.iter().map(|(_, e, s)| (e, *s)).collect();
-    let inserted = insert_created(conn, &rows)?;
+    let inserted = insert_created(conn, &rows, now)?;
     let together: Vec<(usize, Encounter, &Shift)> = together
         .into_iter()
         .filter(|(_, e, _)| inserted.contains(&e.id.to_string()))
@@ -520,7 +520,6 @@ fn create_together(
             now,
         )?;
     }
-    crate::feed::record_encounters(conn, &created, now)?;
     Ok(together.into_iter().map(|(i, e, _)| (i, e)).collect())
 }
 
@@ -541,16 +540,16 @@ fn put_once(
     let writer = &writer;
     let stored = get(conn, id)?;
     draft.check_erasure_kept(stored.as_ref().map(|e| &e.draft))?;
-    let (applied, encounter) = match stored {
+    match stored {
         None => {
             let shift = shift_for(conn, writer, draft.shift_id())?;
             let created = new_encounter(writer, id, draft, &shift, now);
-            if insert_created(conn, &[(&created, &shift)])?.is_empty() {
+            if insert_created(conn, &[(&created, &shift)], now)?.is_empty() {
                 return Ok(None);
             }
             insert_referrals(conn, std::slice::from_ref(&created))?;
             follow_with_notification(conn, id, &shift, Some(draft), Known::New, now)?;
-            (Applied::Created, created)
+            Ok(Some((Applied::Created, created)))
         }
         Some(stored) => {
             if stored.unit != writer.unit {
@@ -615,16 +614,16 @@ fn put_once(
                 )?;
             }
             follow_with_notification(conn, id, &shift, Some(draft), Known::Stored, now)?;
-            (Applied::Updated, updated)
+            Ok(Some((Applied::Updated, changed(conn, updated, now)?)))
         }
-    };
-    Ok(Some((applied, changed(conn, encounter, now)?)))
+    }
 }
 
-/// Every write of an encounter ends here: the one place that records it for the
-/// devices' change feed. The encounter is what the write made of the stored one (`now`
-/// comes cut to microseconds, as stored), not read back: a write costs a round trip
-/// less, and the tests compare what PUT answers with what GET reads.
+/// Every change of a stored encounter ends here: the one place that records it for the
+/// devices' change feed (a new one's change goes in with its insert, [`insert_created`]).
+/// The encounter is what the write made of the stored one (`now` comes cut to
+/// microseconds, as stored), not read back: a write costs a round trip less, and the
+/// tests compare what PUT answers with what GET reads.
 fn changed(
     conn: &mut DbConnection,
     encounter: Encounter,
@@ -655,12 +654,14 @@ fn new_encounter(
     }
 }
 
-/// Inserts new encounters, each with the shift it is written into, in one statement;
-/// returns the ids inserted. An id that is taken is skipped, not a unique violation: on
-/// PostgreSQL that would abort the caller's transaction, and with it a push's other items.
+/// Inserts new encounters, each with the shift it is written into, and the change-feed
+/// row of each inserted; returns the ids inserted. An id that is taken is skipped, not a
+/// unique violation: on PostgreSQL that would abort the caller's transaction, and with it
+/// a push's other items.
 fn insert_created(
     conn: &mut DbConnection,
     created: &[(&Encounter, &Shift)],
+    now: DateTime<Utc>,
 ) -> Result<HashSet<String>, StoreError> {
     if created.is_empty() {
         return Ok(HashSet::new());
@@ -684,25 +685,32 @@ fn insert_created(
             )
         })
         .collect();
-    let inserted = match conn {
+    let returning = <feed::InsertedEncounters as Default>::default();
+    let inserted: HashSet<String> = match conn {
         // One row (a PUT) as a statement prepared once per connection; many in one.
         DbConnection::Postgres(pg) => match rows.as_slice() {
-            [row] => diesel::insert_into(encounters::table)
-                .values(row)
-                .on_conflict_do_nothing()
-                .returning(encounters::id)
-                .get_results::<String>(pg)?,
-            rows => crate::dialect::prepared_by_size!(rows, |fixed| diesel::insert_into(
-                encounters::table
+            [row] => feed::with_changes(
+                diesel::insert_into(encounters::table)
+                    .values(row)
+                    .on_conflict_do_nothing()
+                    .returning(returning),
+                now,
             )
-            .values(fixed)
-            .on_conflict_do_nothing()
-            .returning(encounters::id)
-            .get_results::<String>(pg)?),
-        },
+            .load::<String>(pg)?,
+            rows => crate::dialect::prepared_by_size!(rows, |fixed| feed::with_changes(
+                diesel::insert_into(encounters::table)
+                    .values(fixed)
+                    .on_conflict_do_nothing()
+                    .returning(returning),
+                now
+            )
+            .load::<String>(pg)?),
+        }
+        .into_iter()
+        .collect(),
         // Diesel takes ON CONFLICT with one row only on SQLite: a statement each, in-process.
         DbConnection::Sqlite(sqlite) => {
-            let mut inserted = Vec::with_capacity(rows.len());
+            let mut inserted = HashSet::with_capacity(rows.len());
             for (row, (e, _)) in rows.iter().zip(created) {
                 if diesel::insert_into(encounters::table)
                     .values(row)
@@ -710,13 +718,18 @@ fn insert_created(
                     .execute(sqlite)?
                     == 1
                 {
-                    inserted.push(e.id.to_string());
+                    inserted.insert(e.id.to_string());
                 }
             }
+            let written = created
+                .iter()
+                .map(|(e, _)| *e)
+                .filter(|e| inserted.contains(&e.id.to_string()));
+            feed::record_encounters(conn, written, now)?;
             inserted
         }
     };
-    Ok(inserted.into_iter().collect())
+    Ok(inserted)
 }
 
 /// The referrals of encounters just written (none stored for them), in one statement.

@@ -8,8 +8,11 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{Text, Timestamp};
 use faltlogg_domain::codes::Coded;
 use faltlogg_domain::encounter::Encounter;
 use faltlogg_domain::ids::{EncounterId, ShiftId};
@@ -66,17 +69,17 @@ pub(crate) fn record_encounter(
     encounter: &Encounter,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    record_encounters(conn, std::slice::from_ref(encounter), now)
+    record_encounters(conn, [encounter], now)
 }
 
 /// One change for each encounter, in one statement.
-pub(crate) fn record_encounters(
+pub(crate) fn record_encounters<'e>(
     conn: &mut DbConnection,
-    written: &[Encounter],
+    written: impl IntoIterator<Item = &'e Encounter>,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let rows: Vec<_> = written
-        .iter()
+        .into_iter()
         .map(|encounter| {
             (
                 changes::record_type.eq(ENCOUNTER),
@@ -90,6 +93,56 @@ pub(crate) fn record_encounters(
     insert_rows!(conn, changes::table, rows);
     Ok(())
 }
+
+/// `WITH inserted AS (<insert>), feed AS (INSERT INTO changes … SELECT … FROM inserted)
+/// SELECT id FROM inserted`: an insert of encounters that returns `(id, shift_id,
+/// unit_code)` ([`InsertedEncounters`]), with the change-feed row of each encounter it
+/// inserted, in one statement. A group of PUTs is a few round trips, each of them the
+/// writer's and the database's time (on two cores mostly the kernel's, passing the
+/// statement and waking the other side): this makes one fewer. The ids inserted come
+/// back. PostgreSQL only: SQLite has no `INSERT` in `WITH` (and, in-process, no round
+/// trip to save), so its rows go in with [`record_encounters`].
+pub(crate) fn with_changes<I>(insert: I, now: DateTime<Utc>) -> WithChanges<I> {
+    WithChanges {
+        insert,
+        at: now.naive_utc(),
+    }
+}
+
+/// What the insert given to [`with_changes`] returns.
+pub(crate) type InsertedEncounters = (encounters::id, encounters::shift_id, encounters::unit_code);
+
+pub(crate) struct WithChanges<I> {
+    insert: I,
+    at: NaiveDateTime,
+}
+
+impl<I: QueryId> QueryId for WithChanges<I> {
+    type QueryId = WithChanges<I::QueryId>;
+    // Prepared once per connection when the insert is (an insert of an array of rows).
+    const HAS_STATIC_QUERY_ID: bool = I::HAS_STATIC_QUERY_ID;
+}
+
+impl<I: QueryFragment<Pg>> QueryFragment<Pg> for WithChanges<I> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("WITH inserted AS (");
+        self.insert.walk_ast(out.reborrow())?;
+        out.push_sql(
+            "), feed AS (INSERT INTO changes (record_type, record_id, shift_id, unit_code, at) SELECT ",
+        );
+        out.push_bind_param::<Text, _>(&ENCOUNTER)?;
+        out.push_sql(", id, shift_id, unit_code, ");
+        out.push_bind_param::<Timestamp, _>(&self.at)?;
+        out.push_sql(" FROM inserted) SELECT id FROM inserted");
+        Ok(())
+    }
+}
+
+impl<I> Query for WithChanges<I> {
+    type SqlType = Text;
+}
+
+impl<I> RunQueryDsl<PgConnection> for WithChanges<I> {}
 
 pub(crate) fn record_municipality(
     conn: &mut DbConnection,

@@ -873,8 +873,8 @@ fn reads(count: usize) -> Vec<faltlogg_domain::audit::Entry> {
 
 /// diesel prepares every multi-row INSERT and every UPDATE anew, so a group of PUTs and
 /// the sealer (one UPDATE per entry) were parsed and planned each time on PostgreSQL. The
-/// group's inserts (up to 16 rows) and the sealer's update are prepared
-/// once per connection: PostgreSQL lists them among the connection's prepared statements,
+/// group's inserts (up to 16 rows; the encounters with their change-feed rows in one
+/// statement) and the sealer's update are prepared once per connection: PostgreSQL lists them among the connection's prepared statements,
 /// once each however often they run. SQLite prepares in-process: there the same writes
 /// only have to work.
 async fn a_group_s_inserts_and_the_sealer_s_update_are_prepared_once_per_connection(db: Db) {
@@ -907,6 +907,12 @@ async fn a_group_s_inserts_and_the_sealer_s_update_are_prepared_once_per_connect
         .unwrap();
         assert!(written.iter().all(Result::is_ok));
     }
+    let changes: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "(SELECT count(*) FROM changes WHERE record_type = 'encounter')",
+    ))
+    .get_result(&mut conn)
+    .unwrap();
+    assert_eq!(changes, 4, "one change-feed row for each new encounter");
     assert!(audit::seal(&mut conn).unwrap() >= 54);
     assert_eq!(audit::verify(&mut conn).unwrap().unsealed, 0);
     if matches!(db, Db::Postgres(_)) {
@@ -919,9 +925,12 @@ async fn a_group_s_inserts_and_the_sealer_s_update_are_prepared_once_per_connect
         };
         // One for 3 rows and one for 5; 40 rows are prepared each time.
         assert_eq!(prepared(r#"INSERT INTO "audit_log"%), (%"#), 2);
-        // One for the two groups of two.
-        assert_eq!(prepared(r#"INSERT INTO "encounters"%), (%"#), 1);
-        assert_eq!(prepared(r#"INSERT INTO "changes"%), (%"#), 1);
+        // One for the two groups of two, with their change-feed rows in the same statement.
+        assert_eq!(
+            prepared(r#"WITH inserted AS (INSERT INTO "encounters"%), (%INSERT INTO changes%"#),
+            1
+        );
+        assert_eq!(prepared(r#"INSERT INTO "changes"%), (%"#), 0);
         assert_eq!(prepared(r#"UPDATE "audit_log" SET "prev_hash"%"#), 1);
     }
 }
