@@ -130,7 +130,7 @@ fn write_together(
 ) -> Result<Vec<Written>, StoreError> {
     let now = crate::records::now();
     let sessions: Vec<SessionId> = puts.iter().map(|put| put.caller.session_id).collect();
-    let live = accounts::live_principals(conn, &sessions, now, now - idle_timeout)?;
+    let live = accounts::live_principals(conn, &sessions, now, idle_timeout)?;
     let callers: Vec<Result<(Writer, Entry), Box<Refusal>>> = puts
         .iter()
         .map(|put| {
@@ -202,7 +202,7 @@ fn write_alone(conn: &mut DbConnection, idle_timeout: Duration, put: EncounterPu
     );
     write_audited(conn, attempt, move |conn, entry| {
         let now = crate::records::now();
-        let live = accounts::live_principal(conn, caller.session_id, now, now - idle_timeout)?;
+        let live = accounts::live_principal(conn, caller.session_id, now, idle_timeout)?;
         let writer = match admitted(&caller, id, live) {
             Ok((writer, admitted)) => {
                 *entry = admitted;

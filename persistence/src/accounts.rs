@@ -216,14 +216,14 @@ pub fn create_session(
 }
 
 /// The caller of a session that is live now: not revoked, not past its absolute end, not
-/// idle for longer than `idle_since` allows, its account enabled.
+/// unused for longer than `idle_timeout`, its account enabled.
 pub fn live_principal(
     conn: &mut DbConnection,
     session_id: SessionId,
     now: DateTime<Utc>,
-    idle_since: DateTime<Utc>,
+    idle_timeout: std::time::Duration,
 ) -> Result<Option<Principal>, StoreError> {
-    Ok(live_principals(conn, &[session_id], now, idle_since)?.remove(&session_id))
+    Ok(live_principals(conn, &[session_id], now, idle_timeout)?.remove(&session_id))
 }
 
 /// [`live_principal`] for many sessions in one query: those found live, by session.
@@ -231,7 +231,7 @@ pub fn live_principals(
     conn: &mut DbConnection,
     session_ids: &[SessionId],
     now: DateTime<Utc>,
-    idle_since: DateTime<Utc>,
+    idle_timeout: std::time::Duration,
 ) -> Result<std::collections::HashMap<SessionId, Principal>, StoreError> {
     let ids: Vec<String> = session_ids.iter().map(ToString::to_string).collect();
     let rows: Vec<(String, String, String, String, Option<String>)> = sessions::table
@@ -239,7 +239,7 @@ pub fn live_principals(
         .filter(sessions::id.eq_any(&ids))
         .filter(sessions::revoked_at.is_null())
         .filter(sessions::expires_at.gt(now.naive_utc()))
-        .filter(sessions::last_used_at.gt(idle_since.naive_utc()))
+        .filter(sessions::last_used_at.gt((now - idle_timeout).naive_utc()))
         .filter(users::disabled.eq(false))
         .select((
             sessions::id,

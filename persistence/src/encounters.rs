@@ -685,7 +685,6 @@ fn insert_created(
             )
         })
         .collect();
-    let returning = <feed::InsertedEncounters as Default>::default();
     let inserted: HashSet<String> = match conn {
         // One row (a PUT) as a statement prepared once per connection; many in one.
         DbConnection::Postgres(pg) => match rows.as_slice() {
@@ -693,7 +692,7 @@ fn insert_created(
                 diesel::insert_into(encounters::table)
                     .values(row)
                     .on_conflict_do_nothing()
-                    .returning(returning),
+                    .returning(feed::INSERTED),
                 now,
             )
             .load::<String>(pg)?,
@@ -701,7 +700,7 @@ fn insert_created(
                 diesel::insert_into(encounters::table)
                     .values(fixed)
                     .on_conflict_do_nothing()
-                    .returning(returning),
+                    .returning(feed::INSERTED),
                 now
             )
             .load::<String>(pg)?),

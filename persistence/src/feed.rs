@@ -96,7 +96,7 @@ pub(crate) fn record_encounters<'e>(
 
 /// `WITH inserted AS (<insert>), feed AS (INSERT INTO changes … SELECT … FROM inserted)
 /// SELECT id FROM inserted`: an insert of encounters that returns `(id, shift_id,
-/// unit_code)` ([`InsertedEncounters`]), with the change-feed row of each encounter it
+/// unit_code)` ([`INSERTED`]), with the change-feed row of each encounter it
 /// inserted, in one statement. A group of PUTs is a few round trips, each of them the
 /// writer's and the database's time (on two cores mostly the kernel's, passing the
 /// statement and waking the other side): this makes one fewer. The ids inserted come
@@ -109,8 +109,9 @@ pub(crate) fn with_changes<I>(insert: I, now: DateTime<Utc>) -> WithChanges<I> {
     }
 }
 
-/// What the insert given to [`with_changes`] returns.
-pub(crate) type InsertedEncounters = (encounters::id, encounters::shift_id, encounters::unit_code);
+/// What the insert given to [`with_changes`] returns: the columns its feed rows are made of.
+pub(crate) const INSERTED: (encounters::id, encounters::shift_id, encounters::unit_code) =
+    (encounters::id, encounters::shift_id, encounters::unit_code);
 
 pub(crate) struct WithChanges<I> {
     insert: I,

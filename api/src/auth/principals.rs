@@ -36,10 +36,9 @@ impl Principals {
 
 fn look_up(db: &Database, idle_timeout: std::time::Duration, sessions: &[SessionId]) -> Vec<Found> {
     let now = Utc::now();
-    let idle_since = now - idle_timeout;
     let found = db
         .get()
-        .and_then(|mut conn| accounts::live_principals(&mut conn, sessions, now, idle_since));
+        .and_then(|mut conn| accounts::live_principals(&mut conn, sessions, now, idle_timeout));
     match found {
         // One session may stand in the batch more than once (a phone's parallel requests).
         Ok(found) => sessions
@@ -59,7 +58,7 @@ fn look_up(db: &Database, idle_timeout: std::time::Duration, sessions: &[Session
                 .iter()
                 .map(|&id| {
                     let mut conn = db.get()?;
-                    Ok(accounts::live_principal(&mut conn, id, now, idle_since)?)
+                    Ok(accounts::live_principal(&mut conn, id, now, idle_timeout)?)
                 })
                 .collect()
         }

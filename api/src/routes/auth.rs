@@ -316,7 +316,7 @@ pub async fn refresh(
                     return Ok(None);
                 };
                 let Some(principal) =
-                    accounts::live_principal(conn, token.session_id, now, now - idle_timeout)?
+                    accounts::live_principal(conn, token.session_id, now, idle_timeout)?
                 else {
                     audit::append(conn, &Entry { record_id: Some(token.session_id.to_string()), ..refused })?;
                     return Ok(None);
