@@ -11,6 +11,7 @@ use faltlogg_domain::unit::Unit;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
+use crate::fieldlog::{adult, open_shift, shift_body};
 use crate::helpers::{Db, PASSWORD, TestApp, assert_problem, captured_logs};
 use crate::on_both_backends;
 
@@ -22,6 +23,7 @@ on_both_backends!(
     a_refresh_retry_within_grace_gets_the_same_successor,
     reusing_a_rotated_refresh_token_revokes_the_session,
     revoking_a_session_or_disabling_a_user_stops_access_at_once,
+    a_session_unused_longer_than_the_idle_timeout_is_refused,
     unknown_user_and_wrong_password_answer_alike,
     failed_logins_are_throttled_per_address_and_per_account,
     old_failures_leave_the_window,
@@ -324,6 +326,50 @@ async fn revoking_a_session_or_disabling_a_user_stops_access_at_once(db: Db) {
     assert_eq!(disable.status(), 200);
     assert_problem(app.get_as("/api/v1/me", &tablet.access_token).await, 401).await;
     assert_problem(app.login_response("worker", PASSWORD).await, 401).await;
+}
+
+/// A session not used (refreshed) for longer than `FALTLOGG_SESSION_IDLE_TIMEOUT` is over:
+/// its tokens are refused on every way in (a read, an encounter written in a group, a
+/// refresh); a session of the same user used within the timeout goes on.
+async fn a_session_unused_longer_than_the_idle_timeout_is_refused(db: Db) {
+    use faltlogg_persistence::accounts::touch_session;
+
+    let app = TestApp::spawn_with(&db, &[("FALTLOGG_SESSION_IDLE_TIMEOUT", "3600")]).await;
+    app.add_user("worker", Role::OutreachWorker, Some(Unit::Mika));
+    let phone = app.login("worker").await;
+    let tablet = app.login("worker").await;
+    let shift = open_shift(&app, &tablet.access_token, &shift_body("raid", &["mika"])).await;
+    let database = app.db.connect();
+    let last_used = |minutes_ago: i64, session: &str| {
+        let at = chrono::Utc::now() - chrono::Duration::minutes(minutes_ago);
+        touch_session(&mut database.get().unwrap(), session.parse().unwrap(), at).unwrap();
+    };
+    last_used(61, &phone.session_id);
+    last_used(59, &tablet.session_id);
+
+    assert_problem(app.get_as("/api/v1/me", &phone.access_token).await, 401).await;
+    let path = format!("/api/v1/encounters/{}", uuid::Uuid::new_v4());
+    let body = adult(&shift, "selling");
+    assert_problem(
+        app.put_json(&path, &phone.access_token, &body, None).await,
+        401,
+    )
+    .await;
+    assert_problem(refresh(&app, &phone.refresh_token).await, 401).await;
+
+    assert_eq!(
+        app.get_as("/api/v1/me", &tablet.access_token)
+            .await
+            .status(),
+        200
+    );
+    let written = app.put_json(&path, &tablet.access_token, &body, None).await;
+    assert_eq!(
+        written.status(),
+        201,
+        "the refused write left nothing behind"
+    );
+    assert_eq!(refresh(&app, &tablet.refresh_token).await.status(), 200);
 }
 
 async fn unknown_user_and_wrong_password_answer_alike(db: Db) {
