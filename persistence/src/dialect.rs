@@ -310,10 +310,11 @@ macro_rules! insert_rows {
 }
 pub(crate) use insert_rows;
 
-/// Runs `$statement` with `$rows` bound to `$fixed`: as an array when there are 2 to 16
+/// Runs `$statement` with `$rows` bound to `$fixed`: as an array when there are 1 to 16
 /// of them, else as the slice. diesel prepares every multi-row `INSERT` of a slice anew
 /// (its text varies with the number of rows, so it marks them all unsafe to cache), and a
-/// group of PUTs writes three of them: `log_statement` showed each parsed and planned for
+/// group of PUTs writes two of them (its encounters with their change-feed rows, its audit
+/// entries): `log_statement` showed each parsed and planned for
 /// every group. An array's length is part of its type, which diesel's statement cache
 /// keys by, so each size is prepared once per connection; the rows' type must be
 /// `'static` for that (owned values, not borrowed). Up to 16 rows, as many as phones
@@ -323,7 +324,7 @@ pub(crate) use insert_rows;
 macro_rules! prepared_by_size {
     ($rows:expr, |$fixed:ident| $statement:expr) => {
         $crate::dialect::prepared_by_size!(@sizes $rows, |$fixed| $statement;
-            2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
+            1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
     };
     (@sizes $rows:expr, |$fixed:ident| $statement:expr; $($n:literal)*) => {{
         let rows = $rows;

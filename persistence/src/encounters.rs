@@ -686,27 +686,20 @@ fn insert_created(
         })
         .collect();
     let inserted: HashSet<String> = match conn {
-        // One row (a PUT) as a statement prepared once per connection; many in one.
-        DbConnection::Postgres(pg) => match rows.as_slice() {
-            [row] => feed::with_changes(
-                diesel::insert_into(encounters::table)
-                    .values(row)
-                    .on_conflict_do_nothing()
-                    .returning(feed::INSERTED),
-                now,
-            )
-            .load::<String>(pg)?,
-            rows => crate::dialect::prepared_by_size!(rows, |fixed| feed::with_changes(
+        // All rows in one statement, prepared once per connection for each number of rows
+        // up to 16.
+        DbConnection::Postgres(pg) => {
+            crate::dialect::prepared_by_size!(rows.as_slice(), |fixed| feed::with_changes(
                 diesel::insert_into(encounters::table)
                     .values(fixed)
                     .on_conflict_do_nothing()
                     .returning(feed::INSERTED),
                 now
             )
-            .load::<String>(pg)?),
+            .load::<String>(pg)?)
+            .into_iter()
+            .collect()
         }
-        .into_iter()
-        .collect(),
         // Diesel takes ON CONFLICT with one row only on SQLite: a statement each, in-process.
         DbConnection::Sqlite(sqlite) => {
             let mut inserted = HashSet::with_capacity(rows.len());

@@ -893,14 +893,19 @@ async fn a_group_s_inserts_and_the_sealer_s_update_are_prepared_once_per_connect
     for rows in [3, 3, 5, 3, 40] {
         audit::append_many(&mut conn, &reads(rows)).unwrap();
     }
-    for _ in 0..2 {
-        let puts = [EncounterId::new_random(), EncounterId::new_random()].map(|id| Put {
-            writer,
-            id,
-            draft: &draft,
-            if_match: None,
-            amendment_reason: None,
-        });
+    // Two groups of two, then two PUTs alone.
+    for size in [2, 2, 1, 1] {
+        let ids: Vec<EncounterId> = (0..size).map(|_| EncounterId::new_random()).collect();
+        let puts: Vec<Put<'_>> = ids
+            .iter()
+            .map(|&id| Put {
+                writer,
+                id,
+                draft: &draft,
+                if_match: None,
+                amendment_reason: None,
+            })
+            .collect();
         let written = dialect::write_transaction(&mut conn, |conn| {
             encounters::put_many(conn, &puts, &Default::default(), chrono::Utc::now())
         })
@@ -912,7 +917,7 @@ async fn a_group_s_inserts_and_the_sealer_s_update_are_prepared_once_per_connect
     ))
     .get_result(&mut conn)
     .unwrap();
-    assert_eq!(changes, 4, "one change-feed row for each new encounter");
+    assert_eq!(changes, 6, "one change-feed row for each new encounter");
     assert!(audit::seal(&mut conn).unwrap() >= 54);
     assert_eq!(audit::verify(&mut conn).unwrap().unsealed, 0);
     if matches!(db, Db::Postgres(_)) {
@@ -931,6 +936,11 @@ async fn a_group_s_inserts_and_the_sealer_s_update_are_prepared_once_per_connect
             1
         );
         assert_eq!(prepared(r#"INSERT INTO "changes"%), (%"#), 0);
+        // And one for the PUTs alone.
+        assert_eq!(
+            prepared(r#"WITH inserted AS (INSERT INTO "encounters"%"#),
+            2
+        );
         assert_eq!(prepared(r#"UPDATE "audit_log" SET "prev_hash"%"#), 1);
     }
 }
