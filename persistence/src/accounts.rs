@@ -233,11 +233,10 @@ pub fn live_principals(
     now: DateTime<Utc>,
     idle_timeout: std::time::Duration,
 ) -> Result<std::collections::HashMap<SessionId, Principal>, StoreError> {
-    let mut ids: Vec<String> = session_ids.iter().map(ToString::to_string).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let live = sessions::table
+    let ids: Vec<String> = session_ids.iter().map(ToString::to_string).collect();
+    let rows: Vec<(String, String, String, String, Option<String>)> = sessions::table
         .inner_join(users::table)
+        .filter(sessions::id.eq_any(&ids))
         .filter(sessions::revoked_at.is_null())
         .filter(sessions::expires_at.gt(now.naive_utc()))
         .filter(sessions::last_used_at.gt((now - idle_timeout).naive_utc()))
@@ -248,12 +247,8 @@ pub fn live_principals(
             users::username,
             users::role,
             users::unit_code,
-        ));
-    // As for shifts (`shifts::get_many`): one id is asked so that its plan is made once.
-    let rows: Vec<(String, String, String, String, Option<String>)> = match ids.as_slice() {
-        [id] => live.filter(sessions::id.eq(id)).load(conn)?,
-        _ => live.filter(sessions::id.eq_any(&ids)).load(conn)?,
-    };
+        ))
+        .load(conn)?;
     rows.into_iter()
         .map(|(session_id, user_id, username, role, unit)| {
             let session_id: SessionId = parse(&session_id)?;

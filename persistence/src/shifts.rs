@@ -147,8 +147,8 @@ pub fn get_many(conn: &mut DbConnection, ids: &[String]) -> Result<Vec<Shift>, S
         .inner_join(shift_units::table)
         .select((shift_columns!(), shift_units::unit_code));
     // One id is asked by `= $1`, not `= ANY($1)`: PostgreSQL prices a generic plan's array
-    // at ten elements, so for one it planned the query anew at every execution (with the
-    // sessions' lookup, 5.7% of the machine's CPU at the headline: BENCHMARKS.md), where
+    // at ten elements, so for one it planned this join anew at every execution (most of
+    // the planner's 5.7% of the machine's CPU at the headline: BENCHMARKS.md), where
     // `= $1` is planned once per connection.
     let loaded: Vec<(ShiftRow, String)> = match ids {
         [id] => joined.filter(shifts::id.eq(id)).load(conn)?,
