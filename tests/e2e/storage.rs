@@ -15,6 +15,7 @@ on_both_backends!(
     reference_data_is_seeded_as_the_design_lists_it,
     a_failed_write_transaction_leaves_nothing,
     an_insert_from_before_the_report_columns_fails_on_postgres,
+    an_encounter_s_unit_is_one_of_the_units_and_no_account_is_deleted,
     a_report_sees_one_snapshot_and_does_not_wait_for_a_write,
     writes_through_the_writer_each_commit_or_fail_alone,
     a_write_whose_transaction_does_not_commit_is_answered_so_and_leaves_nothing,
@@ -234,6 +235,73 @@ async fn an_insert_from_before_the_report_columns_fails_on_postgres(db: Db) {
             assert!(before_shift_start.unwrap_err().contains("FOREIGN KEY"));
         }
     }
+}
+
+/// The database holds an encounter to the units, and every account to its encounters, on
+/// both backends: on PostgreSQL by a check of the unit and a trigger against deleting
+/// accounts, which replaced two foreign keys whose checks locked shared rows (migration
+/// 000014); on SQLite by its keys and the same trigger.
+async fn an_encounter_s_unit_is_one_of_the_units_and_no_account_is_deleted(db: Db) {
+    use diesel::RunQueryDsl;
+    use diesel::connection::SimpleConnection;
+    let test_db = TestDb::create(&db);
+    let database = test_db.connect();
+    database.migrate().unwrap();
+    let mut conn = database.get().unwrap();
+    let account = |id: &str| {
+        format!(
+            "INSERT INTO users (id, username, username_key, role, unit_code, password_hash, \
+             disabled, created_at, updated_at) VALUES ('{id}', '{id}', '{id}', \
+             'outreach_worker', 'mika', 'x', false, '2026-11-30 03:00:00', \
+             '2026-11-30 03:00:00')"
+        )
+    };
+    conn.batch_execute(&account("worker")).unwrap();
+    conn.batch_execute(&account("idle")).unwrap();
+    conn.batch_execute(
+        "INSERT INTO shifts (id, kind, with_police, started_at, started_at_sent, status, \
+         created_by, version, created_at, updated_at) VALUES ('s', 'raid', true, \
+         '2026-11-30 03:00:00', '2026-11-30T04:00:00+01:00', 'open', 'worker', 1, \
+         '2026-11-30 03:00:00', '2026-11-30 03:00:00')",
+    )
+    .unwrap();
+    let mut log = |id: &str, unit: &str| {
+        conn.batch_execute(&format!(
+            "INSERT INTO encounters (id, shift_id, unit_code, logged_by, occurred_at, \
+             occurred_at_sent, role, age_group, age_estimated, gender, home_municipality, \
+             trafficking_suspected, self_harm, support_offered, late_entry, \
+             lacks_safeguarding, version, created_at, updated_at, shift_with_police, \
+             referral_targets, shift_started_at) \
+             VALUES ('{id}', 's', '{unit}', 'worker', '2026-11-30 03:00:00', \
+             '2026-11-30T04:00:00+01:00', 'selling', 'adult', false, 'female', '0180', false, \
+             false, true, false, false, 1, '2026-11-30 03:00:00', '2026-11-30 03:00:00', \
+             true, '', '2026-11-30 03:00:00')",
+        ))
+        .map_err(|error| error.to_string())
+    };
+    for unit in Unit::ALL {
+        log(unit.code(), unit.code()).unwrap();
+    }
+    let error = log("elsewhere", "elsewhere").unwrap_err();
+    match db {
+        Db::Postgres(_) => assert!(error.contains("encounters_unit_code_check"), "{error}"),
+        Db::Sqlite => assert!(error.contains("FOREIGN KEY"), "{error}"),
+    }
+
+    // Neither the worker whose encounters are stored nor an account nothing refers to.
+    for id in ["worker", "idle"] {
+        let error = conn
+            .batch_execute(&format!("DELETE FROM users WHERE id = '{id}'"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("never deleted"), "{id}: {error}");
+    }
+    let accounts: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "(SELECT count(*) FROM users)",
+    ))
+    .get_result(&mut conn)
+    .unwrap();
+    assert_eq!(accounts, 2);
 }
 
 /// A report reads one snapshot from its first query on, and a write that begins, holds
