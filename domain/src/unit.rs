@@ -1,7 +1,8 @@
 //! The city's units that log encounters, and every place a person can be referred to.
 //!
 //! Units change only by migration, so they are a closed set here; the database holds the
-//! same set (a test keeps the two in step).
+//! same set, in its units table and, on PostgreSQL, in the check on an encounter's unit
+//! (tests keep all three in step).
 
 use std::fmt;
 use std::str::FromStr;

@@ -1,7 +1,7 @@
 -- An encounter's foreign keys are checked by a query that locks the row it names (FOR KEY
 -- SHARE). For the unit and the worker that is the same row in every transaction that logs:
 -- each lock wrote a WAL record, and two transactions logging at once shared it through a
--- multixact. Without these two checks the headline logged 15% more encounters a second
+-- multixact. Without these two checks the headline logged 12–15% more encounters a second
 -- (BENCHMARKS.md, the thirteenth fixes). The shift's key stays: it is the record an
 -- encounter belongs to.
 --
@@ -12,11 +12,12 @@ ALTER TABLE encounters DROP CONSTRAINT encounters_unit_code_fkey;
 ALTER TABLE encounters ADD CONSTRAINT encounters_unit_code_check CHECK (unit_code IN
     ('mika', 'kast', 'ungdomsjouren', 'regionkoordinator_vuxna', 'regionkoordinator_barn'));
 
--- The worker who logged an encounter is the live session's, read in the transaction that
--- writes it. What the key also guarded against, an account deleted from under its
--- encounters, the database now refuses for every account: accounts are disabled, never
--- deleted. (TRUNCATE is refused, or with CASCADE takes the shifts and so the encounters
--- with it, through the keys that stay.)
+-- The worker who logged an encounter is always the account of the session that sent it,
+-- read by the server (for a PUT in the transaction that writes, for a push just before
+-- it), never a value from a request. What the key also guarded against, an account
+-- deleted from under its encounters, the database now refuses for every account: accounts
+-- are disabled, never deleted. (TRUNCATE is refused, or with CASCADE takes the shifts and
+-- so the encounters with it, through the keys that stay.)
 ALTER TABLE encounters DROP CONSTRAINT encounters_logged_by_fkey;
 CREATE FUNCTION users_never_deleted() RETURNS trigger AS $$
 BEGIN
