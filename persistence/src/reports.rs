@@ -53,8 +53,8 @@ impl Units {
     /// The rows whose unit, in `column`, is one of these: `column = $1 OR $2`, `$2` true
     /// for every unit. Reports are planned for their parameters ([`begin_report`]), so for
     /// every unit PostgreSQL drops the condition, which no row fails (the database holds
-    /// the column to the units: a check on PostgreSQL, a foreign key on SQLite): comparing each row of a year with every unit's code was
-    /// a quarter of the municipalities report.
+    /// the column to the units: a check on PostgreSQL, a foreign key on SQLite): comparing
+    /// each row of a year with every unit's code was a quarter of the municipalities report.
     fn admit<C>(self, column: C) -> dsl::Or<dsl::Eq<C, &'static str>, dsl::AsExprOf<bool, Bool>>
     where
         C: Column<SqlType = Text>,
