@@ -193,17 +193,20 @@ impl Application {
                     let request_id = req.extensions().get::<RequestId>().copied();
                     let started = std::time::Instant::now();
                     let method = req.method().to_string();
-                    let route = req
-                        .match_pattern()
-                        .unwrap_or_else(|| "unmatched".to_owned());
                     let state = req.app_data::<web::Data<AppState>>().cloned();
                     let response = actix_web::dev::Service::call(srv, req);
                     async move {
                         let result = response.await;
                         if let Some(state) = state {
-                            let status = match &result {
-                                Ok(response) => response.status(),
-                                Err(error) => error.as_response_error().status_code(),
+                            let (route, status) = match &result {
+                                Ok(response) => (
+                                    crate::telemetry::route_of(response.request()),
+                                    response.status(),
+                                ),
+                                Err(error) => (
+                                    crate::telemetry::UNMATCHED.to_owned(),
+                                    error.as_response_error().status_code(),
+                                ),
                             };
                             let seconds = started.elapsed().as_secs_f64();
                             state

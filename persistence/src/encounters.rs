@@ -77,6 +77,7 @@ struct Row {
 /// The columns a draft decides; written alike on create and update. `None` is NULL, not
 /// DEFAULT: one statement text for every draft, prepared once per connection.
 #[derive(Insertable, AsChangeset)]
+#[cfg_attr(test, derive(Default))]
 #[diesel(
     table_name = encounters,
     treat_none_as_null = true,
@@ -654,6 +655,46 @@ fn new_encounter(
     }
 }
 
+/// A new encounter's row: its draft's columns and those the server decides. Owned, as
+/// [`Values`] is.
+#[derive(Insertable)]
+// Without this every field, `Option` or not, is written "DEFAULT if `None`", and diesel
+// prepares such a statement anew each time (its text could change with the values).
+#[diesel(table_name = encounters, treat_none_as_default_value = false)]
+#[cfg_attr(test, derive(Default))]
+struct NewEncounter {
+    #[diesel(embed)]
+    values: Values,
+    // The cooperation report reads the shift's flag and start from its encounters; a
+    // shift's update copies changed ones (`shifts::update`).
+    shift_with_police: bool,
+    shift_started_at: NaiveDateTime,
+    id: String,
+    unit_code: &'static str,
+    logged_by: String,
+    late_entry: bool,
+    version: i64,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+impl NewEncounter {
+    fn of(e: &Encounter, shift: &Shift) -> Self {
+        Self {
+            values: values(&e.draft),
+            shift_with_police: shift.draft.with_police(),
+            shift_started_at: shift.draft.started_at().utc().naive_utc(),
+            id: e.id.to_string(),
+            unit_code: e.unit.code(),
+            logged_by: e.logged_by.to_string(),
+            late_entry: e.late_entry,
+            version: e.version,
+            created_at: e.created_at.naive_utc(),
+            updated_at: e.updated_at.naive_utc(),
+        }
+    }
+}
+
 /// Inserts new encounters, each with the shift it is written into, and the change-feed
 /// row of each inserted; returns the ids inserted. An id that is taken is skipped, not a
 /// unique violation: on PostgreSQL that would abort the caller's transaction, and with it
@@ -666,34 +707,16 @@ fn insert_created(
     if created.is_empty() {
         return Ok(HashSet::new());
     }
-    let rows: Vec<_> = created
+    let rows: Vec<NewEncounter> = created
         .iter()
-        .map(|(e, shift)| {
-            (
-                values(&e.draft),
-                // The cooperation report reads the shift's flag and start from its
-                // encounters; a shift's update copies changed ones (`shifts::update`).
-                encounters::shift_with_police.eq(shift.draft.with_police()),
-                encounters::shift_started_at.eq(shift.draft.started_at().utc().naive_utc()),
-                encounters::id.eq(e.id.to_string()),
-                encounters::unit_code.eq(e.unit.code()),
-                encounters::logged_by.eq(e.logged_by.to_string()),
-                encounters::late_entry.eq(e.late_entry),
-                encounters::version.eq(e.version),
-                encounters::created_at.eq(e.created_at.naive_utc()),
-                encounters::updated_at.eq(e.updated_at.naive_utc()),
-            )
-        })
+        .map(|(e, shift)| NewEncounter::of(e, shift))
         .collect();
     let inserted: HashSet<String> = match conn {
         // All rows in one statement, prepared once per connection for each number of rows
         // up to 16.
         DbConnection::Postgres(pg) => {
             crate::dialect::prepared_by_size!(rows.as_slice(), |fixed| feed::with_changes(
-                diesel::insert_into(encounters::table)
-                    .values(fixed)
-                    .on_conflict_do_nothing()
-                    .returning(feed::INSERTED),
+                diesel::insert_into(encounters::table).values(fixed),
                 now
             )
             .load::<String>(pg)?)
@@ -879,4 +902,31 @@ pub(crate) fn follow_municipality(
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::pg::Pg;
+    use diesel::query_builder::{QueryFragment, QueryId};
+
+    use super::*;
+
+    /// diesel keeps a statement prepared, once per connection, only if it is safe to
+    /// cache (its text is the same whatever the values); it finds it in its cache by the
+    /// statement's type if it has a static query id, and otherwise writes out its text (some
+    /// kilobytes for a group) and hashes it, for every group.
+    #[test]
+    fn a_group_s_insert_is_prepared_once_and_found_by_its_type() {
+        let rows: [NewEncounter; 3] = std::array::from_fn(|_| NewEncounter::default());
+        let insert = feed::with_changes(
+            diesel::insert_into(encounters::table).values(&rows),
+            Utc::now(),
+        );
+        assert!(insert.is_safe_to_cache_prepared(&Pg).unwrap());
+        assert!(found_by_type(&insert));
+    }
+
+    fn found_by_type<Q: QueryId>(_: &Q) -> bool {
+        Q::HAS_STATIC_QUERY_ID
+    }
 }

@@ -157,9 +157,7 @@ fn verified_caller(
     let token = bearer_token(req);
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let request_id = crate::audit::request_id(req);
-    let route = req
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_owned());
+    let route = crate::telemetry::route_of(req);
     async move {
         let state = state.ok_or_else(|| ApiError::internal(MissingState))?;
         let now = chrono::Utc::now().timestamp();
