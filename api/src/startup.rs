@@ -193,25 +193,24 @@ impl Application {
                     let request_id = req.extensions().get::<RequestId>().copied();
                     let started = std::time::Instant::now();
                     let method = req.method().to_string();
+                    let route = crate::telemetry::RouteSlot::default();
+                    req.extensions_mut().insert(route.clone());
                     let state = req.app_data::<web::Data<AppState>>().cloned();
                     let response = actix_web::dev::Service::call(srv, req);
                     async move {
                         let result = response.await;
                         if let Some(state) = state {
-                            let (route, status) = match &result {
-                                Ok(response) => (
-                                    crate::telemetry::route_of(response.request()),
-                                    response.status(),
-                                ),
-                                Err(error) => (
-                                    crate::telemetry::UNMATCHED.to_owned(),
-                                    error.as_response_error().status_code(),
-                                ),
+                            let status = match &result {
+                                Ok(response) => response.status(),
+                                Err(error) => error.as_response_error().status_code(),
                             };
                             let seconds = started.elapsed().as_secs_f64();
-                            state
-                                .metrics
-                                .observe(&method, &route, status.as_u16(), seconds);
+                            state.metrics.observe(
+                                &method,
+                                &route.route(),
+                                status.as_u16(),
+                                seconds,
+                            );
                         }
                         let mut response = result?;
                         tag_request_id(response.headers_mut(), request_id);

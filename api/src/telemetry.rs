@@ -1,6 +1,9 @@
 //! Logs: structured, with the request id on every line of a request, and never a body,
 //! a token or a person's data.
 
+use std::cell::OnceCell;
+use std::rc::Rc;
+
 use tracing::Span;
 use tracing_subscriber::EnvFilter;
 
@@ -71,6 +74,8 @@ impl tracing_actix_web::RootSpanBuilder for RequestSpan {
         use actix_web::HttpMessage;
         let status = match outcome {
             Ok(response) => {
+                // A request that reached no resource is "unmatched" (one that did has its
+                // route already).
                 span.record("route", route_of(response.request()).as_str());
                 if let Some(started) = response.request().extensions().get::<Started>() {
                     let millis = u64::try_from(started.0.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -78,26 +83,54 @@ impl tracing_actix_web::RootSpanBuilder for RequestSpan {
                 }
                 response.status()
             }
-            Err(error) => {
-                span.record("route", UNMATCHED);
-                error.as_response_error().status_code()
-            }
+            // Its route was recorded when it was routed.
+            Err(error) => error.as_response_error().status_code(),
         };
         span.record("status", status.as_u16());
         tracing::info!(parent: &span, "request finished");
     }
 }
 
-/// The route of a request that reached no resource, or whose answer is an error without
-/// its request.
+/// The route of a request that reached no resource.
 pub const UNMATCHED: &str = "unmatched";
 
-/// The route pattern a request was routed to (`/api/v1/encounters/{id}`), never its path.
-/// Read once the request has been routed: then it is a lookup by the resource routed to;
-/// before, actix matches the path against every route pattern again, a few percent of
-/// the server's time under load (BENCHMARKS.md, the fourteenth fixes).
+/// Where a request's route pattern (`/api/v1/encounters/{id}`, never its path) is kept once
+/// the request has been routed, for the log and the metrics: an answer that is an error
+/// (a timed-out request) no longer carries its request.
+#[derive(Clone, Default)]
+pub struct RouteSlot(Rc<OnceCell<String>>);
+
+impl RouteSlot {
+    /// The route, or [`UNMATCHED`] if the request reached no resource.
+    pub fn route(&self) -> String {
+        self.0
+            .get()
+            .map_or_else(|| UNMATCHED.to_owned(), Clone::clone)
+    }
+}
+
+/// Records the route of a request just routed to a resource: on its span, so that every
+/// line it logs names it, and in its [`RouteSlot`]. Read before routing, the pattern made
+/// actix match the path against every route's pattern again, a few percent of the
+/// server's time under load (BENCHMARKS.md, the fourteenth fixes); once routed it is a
+/// lookup by the resource routed to.
+pub fn record_route(request: &actix_web::dev::ServiceRequest) {
+    use actix_web::HttpMessage;
+    let Some(route) = request.match_pattern() else {
+        return;
+    };
+    Span::current().record("route", route.as_str());
+    if let Some(slot) = request.extensions().get::<RouteSlot>() {
+        // Set once: a request is routed once.
+        let _ = slot.0.set(route);
+    }
+}
+
+/// The route recorded for the request, or [`UNMATCHED`].
 pub fn route_of(request: &actix_web::HttpRequest) -> String {
+    use actix_web::HttpMessage;
     request
-        .match_pattern()
-        .unwrap_or_else(|| UNMATCHED.to_owned())
+        .extensions()
+        .get::<RouteSlot>()
+        .map_or_else(|| UNMATCHED.to_owned(), RouteSlot::route)
 }

@@ -236,6 +236,8 @@ diesel::allow_tables_to_appear_in_same_query!(
 );
 
 diesel::table! {
+    // `seq` is unique on both backends; on PostgreSQL the key is `(tx, seq)` (migration
+    // 000015), which diesel needs not know: nothing finds a change by its key.
     changes (seq) {
         seq -> BigInt,
         tx -> BigInt,

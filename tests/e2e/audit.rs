@@ -721,4 +721,10 @@ async fn the_server_log_and_headers_hold_nothing_personal(db: Db) {
         !logs.contains(&format!("/api/v1/encounters/{id}")),
         "a path with an id was logged"
     );
+    // A line logged while a request runs names its route too.
+    assert!(
+        logs.lines()
+            .any(|l| l.contains("signed in") && l.contains("/api/v1/auth/login")),
+        "no sign-in line with its route"
+    );
 }

@@ -98,6 +98,7 @@ async fn metrics_count_requests_by_route_and_nothing_personal(db: Db) {
         app.get_ok(&format!("/api/v1/encounters/{id}"), &mika).await;
     }
     app.get("/healthz").await;
+    app.get(&format!("/api/v1/nowhere/{id}")).await;
     let response = app.get("/metrics").await;
     assert_eq!(response.status(), 200);
     assert!(
@@ -112,6 +113,9 @@ async fn metrics_count_requests_by_route_and_nothing_personal(db: Db) {
         "{text}"
     );
     assert!(text.contains(r#"faltlogg_http_requests_total{method="PUT",route="/api/v1/encounters/{id}",status="201"} 1"#));
+    assert!(text.contains(
+        r#"faltlogg_http_requests_total{method="GET",route="unmatched",status="404"} 1"#
+    ));
     assert!(text.contains("faltlogg_http_request_duration_seconds_bucket"));
     assert!(text.contains("faltlogg_db_pool_connections"));
     assert!(text.contains("faltlogg_audit_unsealed_entries"));
@@ -278,4 +282,10 @@ async fn a_request_that_outlives_the_timeout_is_answered_503(db: Db) {
 
     let health = app.get("/healthz").await;
     assert_eq!(health.status(), 200);
+    // Counted by its route, though its answer is an error that no longer carries it.
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains(r#"faltlogg_http_requests_total{method="POST",route="/api/v1/auth/login",status="503"} 1"#),
+        "{metrics}"
+    );
 }

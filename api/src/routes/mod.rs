@@ -12,14 +12,16 @@ pub mod shifts;
 pub mod spec;
 pub mod sync;
 
+use actix_web::dev::{HttpServiceFactory, Service};
 use actix_web::http::Method;
-use actix_web::{Resource, Route, web};
+use actix_web::{Route, web};
 
 use crate::error::ApiError;
 
 /// A resource whose routes are listed once: other methods answer 405 with an `Allow`
-/// header built from the same list.
-pub fn resource(path: &str, routes: Vec<(Method, Route)>) -> Resource {
+/// header built from the same list. A request routed to it has its route recorded
+/// ([`crate::telemetry::record_route`]).
+pub fn resource(path: &str, routes: Vec<(Method, Route)>) -> impl HttpServiceFactory {
     let allow = routes
         .iter()
         .map(|(method, _)| method.as_str())
@@ -30,10 +32,15 @@ pub fn resource(path: &str, routes: Vec<(Method, Route)>) -> Resource {
         .fold(web::resource(path), |resource, (method, route)| {
             resource.route(route.method(method))
         });
-    resource.default_service(web::to(move || {
-        let allow = allow.clone();
-        async move { Err::<actix_web::HttpResponse, _>(ApiError::MethodNotAllowed { allow }) }
-    }))
+    resource
+        .default_service(web::to(move || {
+            let allow = allow.clone();
+            async move { Err::<actix_web::HttpResponse, _>(ApiError::MethodNotAllowed { allow }) }
+        }))
+        .wrap_fn(|req, srv| {
+            crate::telemetry::record_route(&req);
+            srv.call(req)
+        })
 }
 
 /// Every route of the service.

@@ -3,7 +3,8 @@
 --
 -- The change feed is read in (tx, seq) order and never by `seq` alone, so its position is
 -- its key, and the key on `seq` alone goes (`seq` stays unique: it is numbered by its
--- sequence).
+-- sequence). The new key is built over the whole feed while the table is locked: the
+-- server runs this at startup, before it serves (an older instance still serving waits).
 ALTER TABLE changes DROP CONSTRAINT changes_pkey;
 ALTER TABLE changes ADD CONSTRAINT changes_pkey PRIMARY KEY (tx, seq);
 DROP INDEX changes_position;

@@ -1,5 +1,6 @@
 -- Nothing to change on SQLite. On PostgreSQL this migration drops two indexes that every
--- logged encounter wrote to; here the change feed's key is its rowid already, and the
--- home report's index stays partial: SQLite's municipalities report is the nearest to
--- its limit (BENCHMARKS.md), and its logging, in-process, is twice its target.
+-- logged encounter wrote to. Here the change feed's key is its rowid (its `(tx, seq)`
+-- index, `tx` always 0, stays for the feed's `ORDER BY tx, seq`), and the home report's
+-- index stays partial: SQLite's municipalities report is the nearest to its limit
+-- (BENCHMARKS.md), and its logging, in-process, is twice its target.
 SELECT 1;
