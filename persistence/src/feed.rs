@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::query_builder::{AstPass, InsertStatement, Query, QueryFragment, QueryId};
 use diesel::sql_types::{Text, Timestamp};
 use faltlogg_domain::codes::Coded;
 use faltlogg_domain::encounter::Encounter;
@@ -108,7 +108,13 @@ pub(crate) fn record_encounters<'e>(
 /// statement's text, some kilobytes for a group, and hashed it to find its prepared
 /// statement for every group (about 4% of the server's time at the headline). An insert of
 /// an array of rows has one: then the statement is found by its type.
-pub(crate) fn with_changes<I>(insert: I, now: DateTime<Utc>) -> WithChanges<I> {
+///
+/// Only a plain insert into `encounters` is taken: the clauses written after it name the
+/// encounters' columns, and a second conflict or returning clause would not parse.
+pub(crate) fn with_changes<V>(
+    insert: InsertStatement<encounters::table, V>,
+    now: DateTime<Utc>,
+) -> WithChanges<InsertStatement<encounters::table, V>> {
     WithChanges {
         insert,
         at: now.naive_utc(),
